@@ -1,0 +1,49 @@
+"""Fin-R1's reward: strict format + answer equivalence (rules first, an LLM judge when they cannot decide).
+
+verl entry point: ``reward.custom_reward_function.path=pkg://finr1_verl.reward.score`` with
+``name=compute_score``.  For other callers::
+
+    from finr1_verl.reward import compute_score, compute_score_sync, SCORE_KEYS
+"""
+
+from finr1_verl.reward.answer import extract_answer
+from finr1_verl.reward.format import check_format
+from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
+from finr1_verl.reward.judge import AnswerJudge, JudgeError, JudgeResult, parse_verdict
+from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
+from finr1_verl.reward.score import (
+    SCORE_KEYS,
+    RewardResult,
+    ScoreSettings,
+    compute_score,
+    compute_score_sync,
+    judge_stats,
+    read_sample,
+    reset_judges,
+    rule_outcome,
+    score_response,
+)
+
+__all__ = [
+    "GUARD_COUNTS",
+    "SCORE_KEYS",
+    "AnswerJudge",
+    "JudgeError",
+    "JudgeResult",
+    "RewardResult",
+    "ScoreSettings",
+    "Verdict",
+    "check_format",
+    "compute_score",
+    "compute_score_sync",
+    "extract_answer",
+    "hack_reason",
+    "infer_answer_type",
+    "judge_stats",
+    "parse_verdict",
+    "read_sample",
+    "reset_judges",
+    "rule_outcome",
+    "rule_verdict",
+    "score_response",
+]

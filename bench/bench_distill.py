@@ -1,0 +1,224 @@
+"""Scale benchmark for ``finr1-data distill``: the real pipeline against a loopback teacher with R1-like latency.
+
+Target (issue 6): 60,000 questions against a teacher answering in 2 s ± jitter with 256 request
+slots: achieved concurrency >= 95% of the limit, client overhead <= 1 ms per request, flat memory.
+Running all 60,000 at 2 s per request takes ~8 minutes at best, so the run covers ``--questions``
+(default 6,000) and projects the full run from the measured rate.
+
+The teacher is the project's FakeOpenAIServer in its own process (so its CPU is not counted as the
+client's), replying with a ~6 KB trace after uniform(latency - jitter, latency + jitter) seconds and
+sampling its in-flight count every 50 ms.  Measured in the same run:
+
+* pipeline — ``distill()`` end to end (parse, render, client, JSONL store, compaction, report);
+* baseline — a bare aiohttp loop posting the same requests with the same slot count: the least a
+  Python client can spend per request.  The CPU ratio says what the pipeline adds on top of it.
+
+Client overhead = CPU seconds of this process during the pipeline / requests.  Concurrency = the
+server's mean in-flight count while requests were still arriving (ramp-up second excluded), over
+the limit.  Memory = this process's RSS, sampled every 0.5 s.
+
+    python bench/bench_distill.py [--questions 6000] [--concurrency 256] [--latency 2.0] [--jitter 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FULL_RUN = 60_000
+TRACE = " ".join(
+    f"Step {i}: the operating margin moves from {i * 1.7:.1f}% to {i * 1.9:.1f}%, so the change is {i * 0.2:.1f} points."
+    for i in range(60)
+)
+
+
+def serve(port_file: Path, samples_file: Path, latency: float, jitter: float, total: int) -> None:
+    """The teacher process: FakeOpenAIServer + an in-flight sampler, until SIGTERM."""
+    from tests.support.fake_openai import FakeOpenAIServer, Reply
+
+    rng = random.Random(0)
+
+    def responder(body: dict) -> Reply:
+        return Reply(
+            content=f"{TRACE}\n</think>\n\nThe change is \\boxed{{4.2}} points.",
+            delay=rng.uniform(latency - jitter, latency + jitter),
+        )
+
+    server = FakeOpenAIServer(model="deepseek-ai/DeepSeek-R1", responder=responder).start()
+    samples: list[tuple[float, int, int]] = []
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    port_file.write_text(str(server.port))
+    while not stop.wait(0.05):
+        samples.append((time.monotonic(), server.in_flight, len(server.requests)))
+        server.requests.clear() if len(server.requests) > 10 * total else None
+    server.stop()
+    samples_file.write_text(json.dumps(samples))
+
+
+def start_server(tmp: Path, args: argparse.Namespace, total: int) -> tuple[subprocess.Popen, str, Path]:
+    port_file, samples_file = tmp / "port", tmp / f"samples-{time.monotonic_ns()}.json"
+    port_file.unlink(missing_ok=True)
+    command = [sys.executable, __file__, "--serve", str(port_file), str(samples_file)]
+    command += ["--latency", str(args.latency), "--jitter", str(args.jitter), "--questions", str(total)]
+    process = subprocess.Popen(command)
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text():
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError("the teacher process did not start")
+        time.sleep(0.05)
+    return process, f"http://127.0.0.1:{port_file.read_text()}/v1", samples_file
+
+
+def stop_server(process: subprocess.Popen, samples_file: Path) -> list[tuple[float, int, int]]:
+    process.send_signal(signal.SIGTERM)
+    process.wait(30)
+    return [tuple(s) for s in json.loads(samples_file.read_text())]
+
+
+def steady_concurrency(samples: list[tuple[float, int, int]], total: int) -> float:
+    """Mean in-flight count while requests were still arriving, after the first second."""
+    arriving = [(t, n) for t, n, received in samples if 0 < received < total]
+    if not arriving:
+        return 0.0
+    start = arriving[0][0] + 1.0
+    window = [n for t, n in arriving if t >= start] or [n for _, n in arriving]
+    return sum(window) / len(window)
+
+
+def write_source(path: Path, questions: int) -> None:
+    rng = random.Random(0)
+    with open(path, "w", encoding="utf-8") as out:
+        for index in range(questions):
+            table = " | ".join(f"{rng.randint(100, 9999)}" for _ in range(40))
+            question = f"Revenue table: {table}. What is the change in operating margin for segment {index}?"
+            out.write(json.dumps({"id": f"q{index}", "question": question, "answer": "4.2"}) + "\n")
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class RssSampler:
+    """This process's RSS every ``interval`` seconds, on a thread."""
+
+    def __init__(self, interval: float = 0.5):
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval: float) -> None:
+        process = psutil.Process()
+        while not self._stop.wait(interval):
+            self.samples.append(process.memory_info().rss / 2**20)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_baseline(url: str, requests: int, concurrency: int) -> tuple[float, float]:
+    """Bare aiohttp: (wall seconds, CPU seconds) for ``requests`` posts with ``concurrency`` slots."""
+    import aiohttp
+
+    body = {"model": "deepseek-ai/DeepSeek-R1", "messages": [{"role": "user", "content": "x" * 1500}]}
+
+    async def main() -> None:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            remaining = iter(range(requests))
+
+            async def worker() -> None:
+                for _ in remaining:
+                    async with session.post(f"{url}/chat/completions", json=body) as response:
+                        await response.json()
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def run_pipeline(url: str, source: Path, out: Path, concurrency: int) -> tuple[float, float, dict, list[float]]:
+    from finr1_verl.data.build import SourceInput
+    from finr1_verl.data.distill import DistillConfig, distill
+    from finr1_verl.llm import LLMClient
+
+    client = LLMClient(url, "deepseek-ai/DeepSeek-R1", max_concurrency=concurrency, timeout_s=60, cache_size=0, seed=None)
+    config = DistillConfig(out=out, progress=False)
+    with RssSampler() as rss:
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        report = distill([SourceInput("bench", source, {"id": "id"})], client, config)
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    return wall, cpu, report, rss.samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=int, default=6_000)
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument("--jitter", type=float, default=0.5)
+    parser.add_argument("--baseline-requests", type=int, default=2_000)
+    parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(*args.serve, args.latency, args.jitter, args.questions)
+        return
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        source = tmp / "questions.jsonl"
+        write_source(source, args.questions)
+
+        server, url, samples_file = start_server(tmp, args, args.baseline_requests)
+        base_wall, base_cpu = run_baseline(url, args.baseline_requests, args.concurrency)
+        base_samples = stop_server(server, samples_file)
+
+        server, url, samples_file = start_server(tmp, args, args.questions)
+        wall, cpu, report, rss = run_pipeline(url, source, tmp / "out", args.concurrency)
+        samples = stop_server(server, samples_file)
+
+    requests = report["this_run"]["requested"]
+    ok = sum(s["ok"] for s in report["sources"].values())
+    ideal_rate = args.concurrency / args.latency
+    rate, base_rate = requests / wall, args.baseline_requests / base_wall
+    concurrency, base_concurrency = steady_concurrency(samples, requests), steady_concurrency(base_samples, args.baseline_requests)
+    per_request_ms, base_per_request_ms = 1000 * cpu / requests, 1000 * base_cpu / args.baseline_requests
+    quarter = rss[len(rss) // 4 :] or rss
+    print(f"distill bench: {requests:,} requests ({ok:,} traces kept), {args.concurrency} slots, "
+          f"latency {args.latency:g} s ± {args.jitter:g} s, pid {os.getpid()}")
+    print(f"{'':34}{'pipeline':>12}{'bare aiohttp':>14}{'ratio':>8}")
+    print(f"{'requests/s':34}{rate:12.1f}{base_rate:14.1f}{rate / base_rate:8.2f}")
+    print(f"{'requests/s / ideal (slots/latency)':34}{rate / ideal_rate:12.1%}{base_rate / ideal_rate:14.1%}")
+    print(f"{'steady in-flight / limit':34}{concurrency / args.concurrency:12.1%}{base_concurrency / args.concurrency:14.1%}")
+    print(f"{'client CPU ms / request':34}{per_request_ms:12.3f}{base_per_request_ms:14.3f}{per_request_ms / base_per_request_ms:8.2f}")
+    print(f"{'RSS MiB first / 25% / max / last':34}{rss[0]:.0f} / {quarter[0]:.0f} / {max(rss):.0f} / {rss[-1]:.0f}")
+    print(f"{'RSS growth after the first quarter':34}{max(quarter) - quarter[0]:+.1f} MiB")
+    print(f"projected wall time for {FULL_RUN:,} questions at this rate: {FULL_RUN / rate / 60:.1f} min "
+          f"(ideal {FULL_RUN / ideal_rate / 60:.1f} min); with k samples multiply by k, with n endpoints divide by n")
+
+
+if __name__ == "__main__":
+    main()

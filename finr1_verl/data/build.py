@@ -1,0 +1,297 @@
+"""``prepare``: raw source files -> per-source RL/SFT parquet, the train/val mix, report.json, rejects.jsonl.
+
+One pass per source, streaming: each parsed record is either rendered into rows (written to the
+source's parquet at once, and to the mix directly or through the bounded hash-rank sample) or
+written to ``rejects.jsonl`` with its reason; ``report.json`` counts both per source so that
+read = written + rejected holds for every source.  Sources are processed in name order and all
+choices are hash-based, so the same input and seed give byte-identical parquet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm import tqdm
+
+from finr1_verl import prompts
+from finr1_verl.data.mix import MIXES, HashRankSample, quota, split_of
+from finr1_verl.data.records import Example
+from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, rl_row, sft_row
+from finr1_verl.data.sources import Rejected, parser_for
+from finr1_verl.data.writer import BatchWriter
+
+EXCLUDED_ID = "excluded_id"
+SPLITS = ("train", "val")
+
+
+@dataclass(frozen=True)
+class SourceInput:
+    """One ``--source name=path`` (with an optional column mapping for the generic reader)."""
+
+    name: str
+    path: Path
+    columns: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    out: Path
+    mix: str = "fin-r1"
+    seed: int = 0
+    val_fraction: float = 0.05
+    exclude_ids: frozenset[str] = frozenset()
+    counts: dict[str, int] = field(default_factory=dict)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mix not in MIXES:
+            raise ValueError(f"unknown mix {self.mix!r}; choose from {MIXES}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class SourceStats:
+    read: int = 0
+    written: int = 0
+    sft_rows: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    splits: Counter = field(default_factory=Counter)
+    mixed: Counter = field(default_factory=Counter)
+    quota: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "written": self.written,
+            "sft_rows": self.sft_rows,
+            "rejected": sum(self.rejected.values()),
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "split": {split: self.splits[split] for split in SPLITS},
+            "mix_quota": self.quota,
+            "mixed": {split: self.mixed[split] for split in SPLITS},
+            "accounted": self.read == self.written + sum(self.rejected.values()),
+        }
+
+
+class MixWriters:
+    """The mixed set: RL and SFT rows, one file per split.
+
+    Sampled sources add their selected rows one by one; sources taken whole hand over each
+    batch table their own writer already built (:meth:`rl_table`, :meth:`sft_table`), split by
+    the ``extra_info.split`` / ``split`` value, so rows are converted to arrow once.
+    """
+
+    def __init__(self, out: Path):
+        self.rl = {split: BatchWriter(out / "rl" / f"{split}.parquet", RL_SCHEMA) for split in SPLITS}
+        self.sft = {split: BatchWriter(out / "sft" / f"{split}.parquet", SFT_SCHEMA) for split in SPLITS}
+        self.stats = SourceStats()
+
+    def start(self, stats: SourceStats) -> None:
+        """Route the following rows' counts to ``stats``; earlier rows are written first."""
+        for writer in (*self.rl.values(), *self.sft.values()):
+            writer.flush()
+        self.stats = stats
+
+    def add(self, split: str, rl: dict, sft: dict | None) -> None:
+        self.rl[split].add(rl)
+        if sft is not None:
+            self.sft[split].add(sft)
+        self.stats.mixed[split] += 1
+
+    def rl_table(self, table: pa.Table) -> None:
+        splits = pc.struct_field(table["extra_info"], "split")
+        for split in SPLITS:
+            part = table.filter(pc.equal(splits, split))
+            if part.num_rows:
+                self.rl[split].write_table(part)
+                self.stats.mixed[split] += part.num_rows
+
+    def sft_table(self, table: pa.Table, splits: list[str]) -> None:
+        mask = pa.array(splits)
+        for split in SPLITS:
+            part = table.filter(pc.equal(mask, split))
+            if part.num_rows:
+                self.sft[split].write_table(part)
+
+    def close(self) -> dict[str, int]:
+        for writer in (*self.rl.values(), *self.sft.values()):
+            writer.close()
+        return {
+            **{f"rl/{split}.parquet": self.rl[split].count for split in SPLITS},
+            **{f"sft/{split}.parquet": self.sft[split].count for split in SPLITS},
+        }
+
+
+def read_exclude_ids(path: Path) -> frozenset[str]:
+    """Ids to keep out (one per line, ``id`` or ``source/id``; blank lines and ``#`` comments skipped)."""
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def prepare(inputs: Iterable[SourceInput], config: PrepareConfig) -> dict[str, Any]:
+    """Run the whole preparation; returns the report (also written to ``out/report.json``)."""
+    inputs = sorted(inputs, key=lambda source: source.name)
+    names = [source.name for source in inputs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"each source may be given once (a folder holds several files): {names}")
+    config.out.mkdir(parents=True, exist_ok=True)
+    mix = MixWriters(config.out)
+    stats: dict[str, SourceStats] = {}
+    with open(config.out / "rejects.jsonl", "w", encoding="utf-8") as rejects:
+        for source in inputs:
+            stats[source.name] = _prepare_source(source, config, mix, rejects)
+    outputs = mix.close()
+    report = _report(inputs, config, stats, outputs)
+    (config.out / "report.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return report
+
+
+def _is_excluded(example: Example, exclude: frozenset[str]) -> bool:
+    return bool(exclude) and (example.id in exclude or f"{example.source}/{example.id}" in exclude)
+
+
+def _reject_line(item: Rejected) -> str:
+    record = {"source": item.source, "file": item.file, "record": item.record, "id": item.id}
+    record |= {"reason": item.reason, "detail": item.detail}
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _prepare_source(source: SourceInput, config: PrepareConfig, mix: MixWriters, rejects) -> SourceStats:
+    stats = SourceStats(quota=quota(config.mix, source.name, config.counts))
+    mix.start(stats)
+    sample = HashRankSample(stats.quota, config.seed) if stats.quota is not None else None
+    whole = sample is None
+    sft_splits: list[str] = []  # the split of each SFT row in the writer's current batch
+
+    def sft_to_mix(table: pa.Table) -> None:
+        mix.sft_table(table, sft_splits[: table.num_rows])
+        del sft_splits[: table.num_rows]
+
+    folder = config.out / "sources" / source.name
+    rl_out = BatchWriter(folder / "rl.parquet", RL_SCHEMA, also=mix.rl_table if whole else None)
+    sft_out = BatchWriter(
+        folder / "sft.parquet", SFT_SCHEMA, keep_empty=False, also=sft_to_mix if whole else None
+    )
+    items = parser_for(source.name, source.columns)(source.path)
+    for item in tqdm(items, desc=source.name, unit=" rec", mininterval=1.0, disable=not config.progress):
+        stats.read += 1
+        if isinstance(item, Example) and _is_excluded(item, config.exclude_ids):
+            item = Rejected(
+                source.name, str(source.path), item.id, EXCLUDED_ID, "listed in --exclude-ids", item.id
+            )
+        if isinstance(item, Rejected):
+            stats.rejected[item.reason] += 1
+            rejects.write(_reject_line(item))
+            continue
+        split = split_of(str(item.meta.get("group", item.id)), config.val_fraction)
+        rl, sft = rl_row(item, stats.written, split), sft_row(item)
+        stats.written += 1
+        stats.splits[split] += 1
+        rl_out.add(rl)
+        if sft is not None:
+            sft_splits.append(split)
+            sft_out.add(sft)
+            stats.sft_rows += 1
+        if not whole:
+            sample.offer(item.id, (split, rl, sft))
+    rl_out.close()
+    sft_out.close()
+    if not whole:
+        for split, rl, sft in sample.selected():
+            mix.add(split, rl, sft)
+    return stats
+
+
+def _report(
+    inputs: list[SourceInput], config: PrepareConfig, stats: dict[str, SourceStats], outputs: dict[str, int]
+) -> dict[str, Any]:
+    per_source = {name: s.as_dict() for name, s in stats.items()}
+    totals = {
+        key: sum(s[key] for s in per_source.values()) for key in ("read", "written", "rejected", "sft_rows")
+    }
+    return {
+        "config": {
+            "sources": {source.name: str(source.path) for source in inputs},
+            "columns": {source.name: source.columns for source in inputs if source.columns},
+            "mix": config.mix,
+            "seed": config.seed,
+            "val_fraction": config.val_fraction,
+            "exclude_ids": len(config.exclude_ids),
+            "counts": config.counts,
+        },
+        "prompt_versions": {
+            "system": prompts.SYSTEM_PROMPT_VERSION,
+            "question": prompts.QUESTION_TEMPLATE_VERSION,
+        },
+        "sources": per_source,
+        "totals": totals,
+        "outputs": outputs,
+    }
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """The per-source counts as a plain-text table for the terminal."""
+    header = [
+        "source",
+        "read",
+        "written",
+        "rejected",
+        "val",
+        "mix train",
+        "mix val",
+        "sft",
+        "top reject reasons",
+    ]
+    rows = []
+    for name, s in report["sources"].items():
+        reasons = sorted(s["rejected_by_reason"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        rows.append(
+            [
+                name,
+                s["read"],
+                s["written"],
+                s["rejected"],
+                s["split"]["val"],
+                s["mixed"]["train"],
+                s["mixed"]["val"],
+                s["sft_rows"],
+                ", ".join(f"{r} {n}" for r, n in reasons),
+            ]
+        )
+    t = report["totals"]
+    mixed = report["outputs"]
+    rows.append(
+        [
+            "TOTAL",
+            t["read"],
+            t["written"],
+            t["rejected"],
+            "",
+            mixed["rl/train.parquet"],
+            mixed["rl/val.parquet"],
+            t["sft_rows"],
+            "",
+        ]
+    )
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i in (0, 8) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(len(lines) - 1, lines[1])
+    return "\n".join(line.rstrip() for line in lines)

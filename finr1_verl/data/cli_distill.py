@@ -1,0 +1,121 @@
+"""``finr1-data distill``: reasoning traces from a teacher for every question of the given sources.
+
+    finr1-data distill --source finqa=../shared/data/finqa/finqa_test_first100.json \\
+        --teacher-url http://10.0.0.5:8000/v1 --teacher-model deepseek-ai/DeepSeek-R1 --out distilled/
+
+Writes ``OUT/traces.jsonl`` (one Fin-R1-Data record per question and sample, or an error record with
+its reason), ``OUT/rejects.jsonl`` (records the parsers could not use) and ``OUT/report.json``.
+Safe to kill at any moment and to rerun with the same command: finished samples are skipped,
+errored ones are asked again, a torn last line is cut off.  The API key comes from
+$FINR1_TEACHER_API_KEY or $OPENAI_API_KEY (vLLM accepts any).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from finr1_verl.data.build import SourceInput
+from finr1_verl.data.distill import FORCE_THINKING, DistillConfig, TeacherSettings, distill, summary_table
+from finr1_verl.data.records import RecordError
+from finr1_verl.llm import LLMClient
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    defaults = TeacherSettings()
+    parser = subparsers.add_parser(
+        "distill",
+        help="distil reasoning traces from a teacher model (resumable)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--source", action="append", required=True, metavar="NAME=PATH", help="a source file or folder (as for prepare)")
+    parser.add_argument(
+        "--columns",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=COL,...",
+        help="column mapping for a generic source (as for prepare), keys: id question answer context answer_type choices",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder (reuse it to resume)")
+    parser.add_argument("--teacher-url", default=os.environ.get("FINR1_TEACHER_URL"),
+                        help="endpoint(s), comma-separated (default $FINR1_TEACHER_URL)")
+    parser.add_argument("--teacher-model", default=defaults.model, help=f"served model name (default {defaults.model})")
+    parser.add_argument("--samples", type=int, default=defaults.samples, help="traces per question, k (default 1)")
+    parser.add_argument("--temperature", type=float, default=defaults.temperature, help="default 0.6 (Fin-R1)")
+    parser.add_argument("--top-p", type=float, default=None, help="default: the server's")
+    parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens, help=f"default {defaults.max_tokens}")
+    parser.add_argument("--force-thinking", choices=FORCE_THINKING, default=defaults.force_thinking,
+                        help="prefill: send an assistant '<think>\\n' prefix with continue_final_message (vLLM, SGLang); "
+                        "server: the server's template opens the thinking block (hosted APIs)")
+    parser.add_argument("--reply-retries", type=int, default=defaults.reply_retries,
+                        help="fresh draws after a truncated reply or one without trace or answer (default 2)")
+    parser.add_argument("--concurrency", type=int, default=256, help="requests in flight per endpoint (default 256)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per request attempt (default 1800)")
+    parser.add_argument("--retries", type=int, default=3, help="client retries after transport faults (default 3)")
+    parser.add_argument("--limit-per-source", type=int, default=None, help="only the first N questions of each source")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _pair(value: str, flag: str) -> tuple[str, str]:
+    name, sep, rest = value.partition("=")
+    if not sep or not name.strip() or not rest.strip():
+        raise SystemExit(f"{flag} expects NAME=VALUE, got {value!r}")
+    return name.strip(), rest.strip()
+
+
+def parse_sources(sources: list[str], columns: list[str]) -> list[SourceInput]:
+    """``--source NAME=PATH`` values with their ``--columns NAME:KEY=COL,...`` mappings."""
+    mappings: dict[str, dict[str, str]] = {}
+    for value in columns:
+        name, sep, rest = value.partition(":")
+        if not sep:
+            raise SystemExit(f"--columns expects NAME:KEY=COL,..., got {value!r}")
+        mappings[name.strip()] = dict(_pair(item, "--columns") for item in rest.split(","))
+    pairs = [_pair(value, "--source") for value in sources]
+    inputs = [SourceInput(name, Path(path), mappings.get(name)) for name, path in pairs]
+    names = [source.name for source in inputs]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"each source may be given once (a folder holds several files): {names}")
+    return inputs
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.teacher_url:
+        raise SystemExit("--teacher-url (or $FINR1_TEACHER_URL) is required")
+    try:
+        teacher = TeacherSettings(
+            model=args.teacher_model,
+            samples=args.samples,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            top_p=args.top_p,
+            force_thinking=args.force_thinking,
+            reply_retries=args.reply_retries,
+        )
+    except ValueError as err:
+        raise SystemExit(f"finr1-data distill: {err}") from None
+    client = LLMClient(
+        args.teacher_url,
+        args.teacher_model,
+        api_key_env=("FINR1_TEACHER_API_KEY", "OPENAI_API_KEY"),
+        max_concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        max_retries=args.retries,
+        cache_size=0,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        seed=None,
+    )
+    config = DistillConfig(out=args.out, teacher=teacher, limit_per_source=args.limit_per_source, progress=not args.no_progress)
+    try:
+        report = distill(parse_sources(args.source, args.columns), client, config)
+    except (RecordError, FileNotFoundError, RuntimeError) as err:
+        print(f"finr1-data distill: {err}", file=sys.stderr)
+        return 2
+    print(summary_table(report))
+    print(f"\nwrote {args.out / 'traces.jsonl'}, {args.out / 'rejects.jsonl'}, {args.out / 'report.json'}")
+    return 0

@@ -1,0 +1,304 @@
+"""``distill``: reasoning traces from a teacher behind an OpenAI-compatible API, with Fin-R1's settings.
+
+Fin-R1 (FIN_R1_METHOD.md §1) asked DeepSeek-R1 at temperature 0.6, with no system prompt, a
+``\\boxed{}`` instruction for calculation and choice questions (the rendered question carries it, see
+:mod:`finr1_verl.data.render`) and the reply forced to open its thinking block.  ``force_thinking``
+says how that is forced:
+
+* ``prefill`` (default; vLLM, SGLang): the request ends with the assistant message ``"<think>\\n"``
+  and ``add_generation_prompt=false, continue_final_message=true``, so the model writes on inside
+  its thinking block;
+* ``server``: nothing extra is sent, for servers whose chat template opens the block itself
+  (DeepSeek-R1's current template) and hosted APIs that refuse a final assistant message.
+
+The reply's trace is vLLM's ``reasoning_content`` when the server runs a reasoning parser, else the
+``<think>`` block of the content (without its opening tag when prefilled); the answer is what
+follows.  A reply cut at ``max_tokens``, or with no trace or no answer, is asked again (a fresh
+draw) up to ``reply_retries`` times; transport faults are retried by the client within its bounds.
+What still fails is stored as an error record with its kind and reason — never a crash — and the
+next run asks again.
+
+k samples per question are k separate requests at temperature > 0 without a seed: independent
+draws that the client never caches or de-duplicates.  Results go to ``traces.jsonl`` (a
+:class:`~finr1_verl.data.jsonl_store.JsonlStore`, keyed ``source/id#sample``, resumable) as
+Fin-R1-Data records: ``Question``, ``Thinking``, ``Answer`` plus source, id, sample, teacher model,
+token counts and the parsed example that the filter needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from finr1_verl import prompts
+from finr1_verl.data.build import SourceInput
+from finr1_verl.data.jsonl_store import ERROR, OK, JsonlStore, read_latest, sample_key
+from finr1_verl.data.records import Example
+from finr1_verl.data.render import render_question
+from finr1_verl.data.runner import format_table, run_pool
+from finr1_verl.data.sources import Rejected, parser_for
+from finr1_verl.llm import ChatResult, LLMClient, LLMError
+
+FORCE_THINKING = ("prefill", "server")
+TRUNCATED, NO_REASONING, NO_ANSWER = "truncated", "no_reasoning", "no_answer"
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+TRACES, REJECTS, REPORT = "traces.jsonl", "rejects.jsonl", "report.json"
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    """How the teacher is asked (Fin-R1's values by default)."""
+
+    model: str = "deepseek-ai/DeepSeek-R1"
+    samples: int = 1  # k independent traces per question
+    temperature: float = 0.6  # Fin-R1
+    max_tokens: int = 16384  # R1 traces on table questions run to several thousand tokens
+    top_p: float | None = None  # None: the server's default
+    force_thinking: str = "prefill"
+    reply_retries: int = 2  # fresh draws after a truncated reply or one without trace or answer
+
+    def __post_init__(self) -> None:
+        if self.force_thinking not in FORCE_THINKING:
+            raise ValueError(f"force_thinking must be one of {FORCE_THINKING}, got {self.force_thinking!r}")
+        if self.samples < 1 or self.reply_retries < 0 or self.max_tokens < 1:
+            raise ValueError("samples >= 1, reply_retries >= 0 and max_tokens >= 1 are required")
+        if self.temperature <= 0:
+            raise ValueError("distillation samples at temperature > 0 (Fin-R1: 0.6)")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    out: Path
+    teacher: TeacherSettings = field(default_factory=TeacherSettings)
+    limit_per_source: int | None = None  # the first N examples of each source
+    progress: bool = True
+
+
+class ReplyError(Exception):
+    """A well-formed reply that is not a usable trace: ``kind`` is truncated, no_reasoning or no_answer."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"[{kind}] {message}")
+        self.kind = kind
+
+
+def teacher_messages(example: Example, force_thinking: str) -> list[dict[str, str]]:
+    """No system prompt (Fin-R1): the rendered question, plus the thinking prefix when prefilling."""
+    messages = [{"role": "user", "content": render_question(example)}]
+    if force_thinking == "prefill":
+        messages.append({"role": "assistant", "content": prompts.TEACHER_THINK_PREFIX})
+    return messages
+
+
+def teacher_extra_body(force_thinking: str) -> dict[str, Any] | None:
+    """vLLM/SGLang request fields that make the model continue the prefilled assistant message."""
+    if force_thinking == "prefill":
+        return {"add_generation_prompt": False, "continue_final_message": True}
+    return None
+
+
+def split_reply(result: ChatResult) -> tuple[str, str]:
+    """(thinking, answer) of a teacher reply, or :class:`ReplyError` when it is not a usable trace."""
+    if result.finish_reason == "length":
+        raise ReplyError(TRUNCATED, "the reply hit max_tokens")
+    content = result.content or ""
+    if result.reasoning_content and result.reasoning_content.strip():
+        thinking = result.reasoning_content
+        answer = content.rpartition(THINK_CLOSE)[2] if THINK_CLOSE in content else content
+    elif THINK_CLOSE in content:
+        thinking, _, answer = content.partition(THINK_CLOSE)
+        thinking = thinking.strip()
+        thinking = thinking[len(THINK_OPEN) :] if thinking.startswith(THINK_OPEN) else thinking
+    else:
+        raise ReplyError(NO_REASONING, "the reply has no reasoning_content and no </think>")
+    if not thinking.strip():
+        raise ReplyError(NO_REASONING, "the reasoning is empty")
+    if not answer.strip():
+        raise ReplyError(NO_ANSWER, "nothing follows the reasoning")
+    return thinking.strip(), answer.strip()
+
+
+def example_to_dict(example: Example) -> dict[str, Any]:
+    return dataclasses.asdict(example)
+
+
+def example_from_dict(data: dict[str, Any]) -> Example:
+    return Example(**data)
+
+
+async def ask_teacher(client: LLMClient, example: Example, teacher: TeacherSettings) -> tuple[ChatResult, str, str]:
+    """One trace; a reply that is not a usable trace is drawn again up to ``reply_retries`` times."""
+    messages = teacher_messages(example, teacher.force_thinking)
+    error: ReplyError | None = None
+    for _ in range(teacher.reply_retries + 1):
+        result = await client.chat(
+            messages,
+            max_tokens=teacher.max_tokens,
+            temperature=teacher.temperature,
+            top_p=teacher.top_p,
+            extra_body=teacher_extra_body(teacher.force_thinking),
+            use_cache=False,
+        )
+        try:
+            thinking, answer = split_reply(result)
+        except ReplyError as err:
+            error = err
+            continue
+        return result, thinking, answer
+    assert error is not None
+    raise error
+
+
+def trace_record(
+    example: Example, sample: int, result: ChatResult, thinking: str, answer: str, teacher: TeacherSettings
+) -> dict[str, Any]:
+    """The Fin-R1-Data record of one sample (Question, Thinking, Answer + provenance)."""
+    return {
+        "key": sample_key(example.source, example.id, sample),
+        "status": OK,
+        "source": example.source,
+        "id": example.id,
+        "sample": sample,
+        "Question": render_question(example),
+        "Thinking": thinking,
+        "Answer": answer,
+        "teacher_model": result.model or teacher.model,
+        "prompt_tokens": result.usage.prompt_tokens,
+        "completion_tokens": result.usage.completion_tokens,
+        "finish_reason": result.finish_reason,
+        "temperature": teacher.temperature,
+        "force_thinking": teacher.force_thinking,
+        "prompt_version": prompts.DISTILL_PROMPT_VERSION,
+        "example": example_to_dict(example),
+    }
+
+
+def error_record(example: Example, sample: int, kind: str, message: str, teacher: TeacherSettings) -> dict[str, Any]:
+    return {
+        "key": sample_key(example.source, example.id, sample),
+        "status": ERROR,
+        "source": example.source,
+        "id": example.id,
+        "sample": sample,
+        "teacher_model": teacher.model,
+        "error": {"kind": kind, "message": message},
+    }
+
+
+def _examples(inputs: list[SourceInput], limit: int | None, rejects=None) -> Iterator[Example]:
+    """Every parsed example, the first ``limit`` per source; parser rejects go to ``rejects``."""
+    for source in inputs:
+        taken = 0
+        for item in parser_for(source.name, source.columns)(source.path):
+            if isinstance(item, Rejected):
+                if rejects is not None:
+                    record = {"source": item.source, "file": item.file, "record": item.record, "id": item.id}
+                    rejects.write(json.dumps(record | {"reason": item.reason, "detail": item.detail}, ensure_ascii=False) + "\n")
+                continue
+            if limit is not None and taken >= limit:
+                continue
+            taken += 1
+            yield item
+
+
+def distill(inputs: list[SourceInput], client: LLMClient, config: DistillConfig) -> dict[str, Any]:
+    """Distil every pending (question, sample); returns the report (also written to ``report.json``)."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    teacher = config.teacher
+    with JsonlStore(config.out / TRACES) as store:
+        pending, questions = 0, Counter()
+        with open(config.out / REJECTS, "w", encoding="utf-8") as rejects:
+            for example in _examples(inputs, config.limit_per_source, rejects):
+                questions[example.source] += 1
+                pending += sum(not store.done(sample_key(example.source, example.id, s)) for s in range(teacher.samples))
+        jobs = (
+            (example, sample)
+            for example in _examples(inputs, config.limit_per_source)
+            for sample in range(teacher.samples)
+            if not store.done(sample_key(example.source, example.id, sample))
+        )
+        bar = tqdm(total=pending, desc="distill", unit=" req", mininterval=1.0, disable=not config.progress)
+        failures: Counter = Counter()
+
+        async def handle(job: tuple[Example, int]) -> None:
+            example, sample = job
+            try:
+                result, thinking, answer = await ask_teacher(client, example, teacher)
+                store.append(trace_record(example, sample, result, thinking, answer, teacher))
+            except (LLMError, ReplyError) as err:
+                failures[err.kind] += 1
+                store.append(error_record(example, sample, err.kind, str(err), teacher))
+            stats = client.stats.snapshot()
+            bar.set_postfix_str(
+                f"tokens in {stats['prompt_tokens']:,} out {stats['completion_tokens']:,}, errors {sum(failures.values())}",
+                refresh=False,
+            )
+            bar.update()
+
+        async def main() -> None:
+            try:
+                await run_pool(jobs, handle, client.max_concurrency * len(client.endpoints))
+            finally:
+                await client.aclose()
+
+        try:
+            asyncio.run(main())
+        finally:
+            bar.close()
+        store.compact()
+    report = _report(config, questions, pending, failures, client)
+    (config.out / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return report
+
+
+def _report(
+    config: DistillConfig, questions: Counter, requested: int, failures: Counter, client: LLMClient
+) -> dict[str, Any]:
+    per_source: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"questions": 0, "ok": 0, "errors": 0, "errors_by_kind": Counter(), "prompt_tokens": 0, "completion_tokens": 0}
+    )
+    for name, count in questions.items():
+        per_source[name]["questions"] = count
+    for record in read_latest(config.out / TRACES):
+        entry = per_source[record["source"]]
+        if record["status"] == OK:
+            entry["ok"] += 1
+            entry["prompt_tokens"] += record["prompt_tokens"]
+            entry["completion_tokens"] += record["completion_tokens"]
+        else:
+            entry["errors"] += 1
+            entry["errors_by_kind"][record["error"]["kind"]] += 1
+    sources = {}
+    for name in sorted(per_source):
+        entry = per_source[name]
+        entry["samples"] = entry["questions"] * config.teacher.samples
+        entry["errors_by_kind"] = dict(sorted(entry["errors_by_kind"].items()))
+        sources[name] = entry
+    return {
+        "teacher": dataclasses.asdict(config.teacher),
+        "endpoints": client.endpoints,
+        "prompt_version": prompts.DISTILL_PROMPT_VERSION,
+        "this_run": {"requested": requested, "failed": dict(sorted(failures.items())), "client": client.stats.snapshot()},
+        "sources": sources,
+    }
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """Per source: questions, samples, traces kept, errors (by kind), tokens."""
+    header = ["source", "questions", "samples", "ok", "errors", "error kinds", "prompt tok", "completion tok"]
+    rows, totals = [], Counter()
+    for name, s in report["sources"].items():
+        kinds = ", ".join(f"{kind} {n}" for kind, n in s["errors_by_kind"].items())
+        rows.append([name, s["questions"], s["samples"], s["ok"], s["errors"], kinds, s["prompt_tokens"], s["completion_tokens"]])
+        totals.update({k: s[k] for k in ("questions", "samples", "ok", "errors", "prompt_tokens", "completion_tokens")})
+    rows.append(["TOTAL", totals["questions"], totals["samples"], totals["ok"], totals["errors"], "",
+                 totals["prompt_tokens"], totals["completion_tokens"]])
+    return format_table(header, rows)

@@ -1,0 +1,274 @@
+"""What every source parser shares: the reject record, file readers that name the bad spot, answer typing.
+
+Parsers are generators over one input path.  They yield an :class:`~finr1_verl.data.records.Example`
+for every usable record and a :class:`Rejected` for every record that cannot become one (empty
+answer, empty question, duplicate id, ...), so that every input record ends in exactly one place.
+A file that cannot be read at all (truncated JSON, bytes that are not UTF-8, a CSV without a
+required column) raises :class:`~finr1_verl.data.records.RecordError` naming the file, the line or
+record and the field: silently skipping it would lose records.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from finr1_verl.data.records import Example, RecordError
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """One input record that produced no example, with the reason (a short stable key) and detail."""
+
+    source: str
+    file: str
+    record: str | int
+    reason: str
+    detail: str = ""
+    id: str = ""
+
+
+ParseItem = Example | Rejected
+
+# Reasons shared by several sources (report.json groups rejects by these keys).
+EMPTY_QUESTION = "empty_question"
+EMPTY_ANSWER = "empty_answer"
+DUPLICATE_ID = "duplicate_id"
+INVALID_JSON = "invalid_json"
+INVALID_RECORD = "invalid_record"
+UNLABELLED = "unlabelled"
+BAD_LABEL = "bad_label"
+
+
+def files_under(path: str | Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """``path`` itself, or every file below it with one of ``suffixes``, in a stable (sorted) order."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))
+    if not found:
+        raise FileNotFoundError(f"{path}: no {'/'.join(suffixes)} file below it")
+    return found
+
+
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, decoded line with its newline) for a text file, streaming.
+
+    Decoding per line makes a bad byte an error that names its line instead of the whole file.
+    A UTF-8 byte-order mark at the start is dropped (Excel writes one).
+    """
+    path = Path(path)
+    with _open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise RecordError(
+                    path, f"line {number}", "<bytes>", f"not valid UTF-8 at byte {err.start} of the line"
+                ) from None
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            yield number, line
+
+
+def load_json(path: str | Path) -> Any:
+    """A whole JSON document; a decode error names the line and column where it broke."""
+    path = Path(path)
+    text = "".join(line for _, line in iter_lines(path))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise RecordError(
+            path, f"line {err.lineno} column {err.colno}", "<document>", f"invalid JSON: {err.msg}"
+        ) from None
+
+
+def iter_jsonl(path: str | Path, source: str) -> Iterator[tuple[int, dict | Rejected]]:
+    """(line number, object) per non-blank line; a line that is not a JSON object becomes a reject."""
+    for number, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield number, Rejected(source, str(path), f"line {number}", INVALID_JSON, err.msg)
+            continue
+        if not isinstance(obj, dict):
+            yield number, Rejected(source, str(path), f"line {number}", INVALID_JSON, "not a JSON object")
+            continue
+        yield number, obj
+
+
+def iter_json_records(path: str | Path, source: str) -> Iterator[tuple[int, dict | Rejected]]:
+    """Records of a JSON array file or a JSON-lines file (sniffed from the first non-blank byte)."""
+    path = Path(path)
+    with _open_binary(path) as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        records = load_json(path)
+        for index, obj in enumerate(records):
+            if not isinstance(obj, dict):
+                yield index, Rejected(source, str(path), index, INVALID_JSON, "not a JSON object")
+            else:
+                yield index, obj
+    else:
+        yield from iter_jsonl(path, source)
+
+
+def iter_csv(path: str | Path, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row as dict) for a CSV with a header; a missing required column is an error.
+
+    Rows with a different number of cells than the header also raise: their fields cannot be
+    assigned to columns with any confidence.
+    """
+    path = Path(path)
+    reader = csv.reader(line for _, line in iter_lines(path))
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        raise RecordError(path, "line 1", "<header>", "empty file: no CSV header") from None
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise RecordError(path, "line 1", missing[0], f"required column missing (header: {header})")
+    for cells in reader:
+        if not cells:
+            continue
+        if len(cells) != len(header):
+            raise RecordError(
+                path, f"line {reader.line_num}", "<row>", f"{len(cells)} cells for {len(header)} columns"
+            )
+        yield reader.line_num, dict(zip(header, cells, strict=True))
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN (pandas/parquet empty cells) and blank strings."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def text(value: Any) -> str:
+    """A cell as stripped text ('' when missing); numbers keep their natural spelling."""
+    if type(value) is str:  # the common case first: this runs several times per record
+        return value.strip()
+    if is_missing(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+_NUMBER = re.compile(
+    r"^[-+]?\$?\s*[-+]?(\d[\d,]*\.?\d*|\.\d+)\s*(%|million|billion|thousand|元|万元|亿元|亿)?$"
+)
+
+
+def classify_answer(answer: str) -> str:
+    """numeric / boolean / text for a free-form reference answer (FinQA-style golds)."""
+    lowered = answer.strip().lower()
+    if lowered in {"yes", "no", "是", "否", "true", "false"}:
+        return "boolean"
+    if _NUMBER.match(lowered):
+        return "numeric"
+    return "text"
+
+
+def format_number(value: Any) -> str:
+    """An executed answer as a compact string: 94.0 -> '94', 0.14464 -> '0.14464', 'yes' -> 'yes'."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    return text(value)
+
+
+class IdGuard:
+    """Rejects a second record with an id already seen in the same source."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self._seen: set[str] = set()
+
+    def check(self, example: Example, file: str, record: str | int) -> ParseItem:
+        if example.id in self._seen:
+            return Rejected(
+                self.source, file, record, DUPLICATE_ID, f"id {example.id!r} seen before", example.id
+            )
+        self._seen.add(example.id)
+        return example
+
+
+def require_text(
+    source: str, file: str, record: str | int, rid: str, question: str, answer: str
+) -> Rejected | None:
+    """The common record checks: a question and an answer must both be present."""
+    if not question:
+        return Rejected(source, file, record, EMPTY_QUESTION, "question is empty", rid)
+    if not answer:
+        return Rejected(source, file, record, EMPTY_ANSWER, "answer is empty or NaN", rid)
+    return None
+
+
+def markdown_table(rows: list[list[Any]]) -> str:
+    """A table (first row = header) as GitHub markdown, the form chat models read best."""
+    if not rows:
+        return ""
+    width = max(len(row) for row in rows)
+    cells = [[text(cell).replace("|", "\\|").replace("\n", " ") for cell in row] for row in rows]
+    cells = [row + [""] * (width - len(row)) for row in cells]
+    lines = ["| " + " | ".join(cells[0]) + " |", "|" + " --- |" * width]
+    lines += ["| " + " | ".join(row) + " |" for row in cells[1:]]
+    return "\n".join(lines)
+
+
+def report_context(pre_text: Any, table: list[list[Any]], post_text: Any) -> str:
+    """FinQA/ConvFinQA evidence: text before the table, the table in markdown, text after it."""
+
+    def joined(part: Any) -> str:
+        return "\n".join(text(p) for p in part if text(p)) if isinstance(part, list) else text(part)
+
+    return "\n\n".join(part for part in (joined(pre_text), markdown_table(table), joined(post_text)) if part)
+
+
+def iter_table_records(path: str | Path, source: str) -> Iterator[tuple[int, dict | Rejected]]:
+    """Records of a JSONL / JSON / CSV / parquet file, by extension (parquet read in batches)."""
+    path = Path(path)
+    name = path.name.removesuffix(".gz")
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        index = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                yield index, row
+                index += 1
+    elif name.endswith(".csv"):
+        for number, row in iter_csv(path, required=()):
+            yield number, row
+    else:
+        yield from iter_json_records(path, source)
+
+
+def split_from_name(file: Path) -> str:
+    """The upstream split named in a file name (``train.json``, ``finqa_test_first100.json``)."""
+    tokens = re.split(r"[_\-.\s]", file.name.lower())
+    return next((split for split in ("train", "dev", "valid", "test") if split in tokens), "train")

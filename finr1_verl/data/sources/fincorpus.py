@@ -1,0 +1,80 @@
+"""FinCorpus (Duxiaoman-DI/FinCorpus), its exam part ``fin_exam.jsonl.gz``.
+
+Each line is ``{"text": ..., "meta": {...}}``; an exam item's text is the stem, option lines
+``A、…``/``A．…``, then ``答案：X`` and usually ``分析解释：…``.  Letter answers with options become
+choice questions; other answers stay free text.  Lines without an ``答案`` part (the corpus's news
+and announcement files have none) are rejected as ``no_answer_in_text``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from finr1_verl.data.records import Example
+from finr1_verl.data.sources.base import (
+    IdGuard,
+    ParseItem,
+    Rejected,
+    classify_answer,
+    files_under,
+    iter_jsonl,
+    require_text,
+    text,
+)
+
+SOURCE = "fincorpus"
+_ANSWER = re.compile(r"\n\s*答案\s*[：:]")
+_EXPLANATION = re.compile(r"\n\s*(?:分析解释|解析|答案解析)\s*[：:]")
+_OPTION = re.compile(r"^\s*([A-H])\s*[、．.:：]\s*(.*)$")
+
+
+def parse(path: str | Path) -> Iterator[ParseItem]:
+    guard = IdGuard(SOURCE)
+    for file in files_under(path, (".jsonl", ".jsonl.gz", ".json")):
+        stem = file.name.split(".")[0]
+        for line, record in iter_jsonl(file, SOURCE):
+            if isinstance(record, Rejected):
+                yield record
+                continue
+            rid = f"{stem}-{line}"
+            item = _exam_item(text(record.get("text")), file, line, rid)
+            yield guard.check(item, str(file), f"line {line}") if isinstance(item, Example) else item
+
+
+def _exam_item(body: str, file: Path, line: int, rid: str) -> ParseItem:
+    parts = _ANSWER.split(body, maxsplit=1)
+    if len(parts) != 2:
+        return Rejected(SOURCE, str(file), f"line {line}", "no_answer_in_text", "no '答案：' part", rid)
+    stem_and_options, rest = parts
+    answer_part, *explanation = _EXPLANATION.split(rest, maxsplit=1)
+    answer = answer_part.strip()
+    stem_lines, choices = [], {}
+    for row in stem_and_options.strip().splitlines():
+        option = _OPTION.match(row)
+        if option:
+            choices[option.group(1)] = option.group(2).strip()
+        elif not choices:
+            stem_lines.append(row)
+        else:
+            choices[list(choices)[-1]] += "\n" + row.strip()
+    question = "\n".join(stem_lines).strip()
+    problem = require_text(SOURCE, str(file), f"line {line}", rid, question, answer)
+    if problem:
+        return problem
+    letters = re.sub(r"[\s,，、]", "", answer).upper()
+    if choices and re.fullmatch(f"[{''.join(choices)}]+", letters):
+        answer_type, answer = "choice", letters
+    else:
+        answer_type, question, choices = classify_answer(answer), stem_and_options.strip(), {}
+    meta = {"explanation": explanation[0].strip()} if explanation else {}
+    return Example(
+        source=SOURCE,
+        id=rid,
+        question=question,
+        answer=answer,
+        answer_type=answer_type,
+        choices=choices,
+        meta=meta,
+    )

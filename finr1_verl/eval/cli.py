@@ -1,0 +1,235 @@
+"""``finr1-eval``: Fin-R1's benchmarks for a checkpoint or an endpoint, with the paper's protocol.
+
+Subcommands:
+
+* ``run`` — select items, generate, score, report (resumable: rerun the same command)::
+
+    finr1-eval run --bench finqa=data/finqa/test.json --bench tfns=data/tfns/sent_valid.csv \\
+        --model /ckpt/fin-r1-hf                              # vLLM offline on this node's GPUs
+    finr1-eval run --bench ... --model Fin-R1 --endpoint http://node:8000/v1 \\
+        --judge-urls http://judge:8000/v1 --judge-model Qwen2.5-72B-Instruct --out runs/fin-r1
+
+* ``select`` — only choose the items and write the items file (to pin them before any run)::
+
+    finr1-eval select --bench finqa=... --bench convfinqa=... --seed 0 --out items.json
+
+Exit codes: 0 done; 2 bad input or settings (the message names the file, record and field);
+3 some items could not be generated (they count as wrong; rerun the command to retry them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from finr1_verl.data.records import RecordError
+from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
+from finr1_verl.eval.generate import EndpointBackend, Sampling, VLLMBackend
+from finr1_verl.eval.items import load_items, write_items_file
+from finr1_verl.eval.report import markdown
+from finr1_verl.eval.runner import EvalConfig, run_eval
+from finr1_verl.eval.score import ScoringSettings
+from finr1_verl.reward.score import MODES, ScoreSettings, judge_for
+
+EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
+
+
+def _bench_paths(values: list[str]) -> dict[str, Path]:
+    paths = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not path:
+            raise SystemExit(f"--bench expects NAME=PATH, got {value!r}; names: {', '.join(BENCHMARKS)}")
+        benchmark(name.strip())
+        paths[name.strip()] = Path(path.strip())
+    if not paths:
+        raise SystemExit(f"give at least one --bench NAME=PATH; names: {', '.join(BENCHMARKS)}")
+    return paths
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bench",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help=f"a benchmark and its local file or folder; names: {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="item selection and sampling seed (default 0)")
+    parser.add_argument("--limit", type=int, help="items per benchmark: a random subset of the selection")
+
+
+def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="generate, score and report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_selection(parser)
+    parser.add_argument(
+        "--items", type=Path, help="items file of an earlier run (items.json) to score the same ids"
+    )
+    parser.add_argument("--out", type=Path, default=Path("eval_out"), help="output folder (resumable)")
+    model = parser.add_argument_group("model under test")
+    model.add_argument("--model", required=True, help="local HF checkpoint (vLLM) or the served model name")
+    model.add_argument(
+        "--endpoint", help="OpenAI-compatible base URL(s), comma-separated; omit for vLLM offline"
+    )
+    model.add_argument("--label", help="the new row's name in the report (default: --model)")
+    model.add_argument("--temperature", type=float, default=Sampling.temperature)
+    model.add_argument("--top-p", type=float, default=Sampling.top_p)
+    model.add_argument("--max-tokens", type=int, default=Sampling.max_tokens)
+    model.add_argument("--concurrency", type=int, default=32, help="endpoint requests in flight per URL")
+    model.add_argument("--timeout", type=float, default=900.0, help="seconds per endpoint request")
+    model.add_argument("--max-retries", type=int, default=3, help="endpoint retries per request")
+    model.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM offline")
+    model.add_argument("--max-model-len", type=int, help="vLLM offline context length")
+    judge = parser.add_argument_group("scoring")
+    judge.add_argument("--judge-urls", help="judge endpoint(s), comma-separated (default $FINR1_JUDGE_URLS)")
+    judge.add_argument("--judge-model", help="judge model name (default $FINR1_JUDGE_MODEL)")
+    judge.add_argument(
+        "--judge-mode",
+        choices=MODES,
+        help="rule_first: judge only what rules cannot decide; always: judge every answer (Fin-R1); "
+        "never: rules only (default: rule_first with a judge, never without)",
+    )
+    judge.add_argument("--judge-timeout", type=float, default=60.0)
+    judge.add_argument("--judge-retries", type=int, default=3)
+    judge.add_argument("--judge-concurrency", type=int, default=64)
+    judge.add_argument(
+        "--structured-output", action="store_true", help="vLLM judge: restrict replies to the verdicts"
+    )
+    judge.add_argument("--strict-extraction", action="store_true", help="only the <answer> block counts")
+    judge.add_argument(
+        "--think-in-prompt", action="store_true", help="the chat template opens <think> itself"
+    )
+    judge.add_argument("--max-answer-chars", type=int, default=ScoringSettings.max_answer_chars)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def add_select_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("select", help="write the items file only")
+    _add_selection(parser)
+    parser.add_argument("--out", type=Path, default=Path("items.json"), help="items file to write")
+    parser.set_defaults(func=select)
+
+
+def _judge(args: argparse.Namespace):
+    has_judge = bool(args.judge_urls or os.environ.get("FINR1_JUDGE_URLS"))
+    mode = args.judge_mode or ("rule_first" if has_judge else "never")
+    settings = ScoreSettings.from_kwargs(
+        {
+            "mode": mode,
+            "judge_urls": args.judge_urls,
+            "judge_model": args.judge_model,
+            "timeout": args.judge_timeout,
+            "max_retries": args.judge_retries,
+            "max_concurrency": args.judge_concurrency,
+            "structured_output": args.structured_output,
+            "max_answer_chars": args.max_answer_chars,
+        }
+    )
+    return mode, None if mode == "never" else judge_for(settings)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        data = _bench_paths(args.bench)
+        mode, judge = _judge(args)
+        sampling = Sampling(args.temperature, args.top_p, args.max_tokens, args.seed)
+        if args.endpoint:
+            backend = EndpointBackend(
+                args.endpoint,
+                args.model,
+                sampling,
+                concurrency=args.concurrency,
+                timeout_s=args.timeout,
+                max_retries=args.max_retries,
+            )
+        else:
+            backend = VLLMBackend(
+                args.model,
+                sampling,
+                tensor_parallel_size=args.tensor_parallel_size,
+                max_model_len=args.max_model_len,
+            )
+        config = EvalConfig(
+            data=data,
+            out=args.out,
+            seed=args.seed,
+            limit=args.limit,
+            items_file=args.items,
+            scoring=ScoringSettings(
+                mode=mode,
+                lenient=not args.strict_extraction,
+                think_in_prompt=args.think_in_prompt,
+                max_answer_chars=args.max_answer_chars,
+            ),
+            label=args.label,
+            command=args.command_line,
+            progress=not args.no_progress,
+        )
+
+        async def evaluate() -> dict:
+            try:
+                return await run_eval(config, backend, judge)
+            finally:
+                if judge is not None:
+                    await judge.client.aclose()
+
+        summary = asyncio.run(evaluate())
+    except (ValueError, KeyError, RuntimeError, FileNotFoundError) as err:  # RecordError, RunMismatch too
+        print(f"finr1-eval: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(markdown(summary))
+    print(f"wrote {args.out}/summary.json, report.md, report.png and items/*.jsonl")
+    failed = sum(b["generation_errors"] for b in summary["benchmarks"].values())
+    if failed:
+        print(
+            f"finr1-eval: {failed} items could not be generated; rerun the same command to retry them",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
+    return 0
+
+
+def select(args: argparse.Namespace) -> int:
+    try:
+        selected = {
+            name: [item.id for item in load_items(benchmark(name), path, args.seed, limit=args.limit).items]
+            for name, path in _bench_paths(args.bench).items()
+        }
+    except (RecordError, KeyError, FileNotFoundError) as err:
+        print(f"finr1-eval: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    write_items_file(args.out, args.seed, selected)
+    for name, ids in selected.items():
+        print(f"{name}: {len(ids)} items")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="finr1-eval", description="Fin-R1 benchmarks for verl checkpoints.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_run_parser(subparsers)
+    add_select_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["finr1-eval", *argv])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

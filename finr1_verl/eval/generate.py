@@ -1,0 +1,182 @@
+"""Responses of the model under test: vLLM offline for a local checkpoint, or any OpenAI-compatible endpoint.
+
+Both backends take ``(key, messages)`` requests and yield ``(key, Generation)`` as results arrive,
+so the runner can score and save each item at once (an interrupted run keeps what it finished).
+Sampling defaults are the paper's evaluation settings (temperature 0.6, top_p 0.95, max_tokens
+4096) and every request carries the run's seed, so a rerun samples the same way where the server
+honours seeds (vLLM does, per request).
+
+* :class:`EndpointBackend` sends requests through the project's one LLM client (concurrency per
+  endpoint, timeouts, bounded retries).  A request that still fails is a ``Generation`` with an
+  ``error`` (the LLM error kind), never an exception: the item is recorded as failed and retried by
+  the next run.  When the server's reasoning parser splits the reasoning off, it is put back in
+  ``<think>`` tags so the format check sees the whole response.
+* :class:`VLLMBackend` runs ``vllm.LLM.chat`` in chunks (the model's own chat template; HF
+  checkpoints, including verl checkpoints converted to HF).  vLLM is imported only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from finr1_verl.llm import LLMClient, LLMError
+
+Messages = list[dict[str, str]]
+Request = tuple[str, Messages]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Generation settings; the defaults are Fin-R1's evaluation settings (paper §5)."""
+
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_tokens: int = 4096
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Generation:
+    response: str | None  # the whole response text; None when generation failed
+    finish_reason: str | None = None  # "length" marks a response cut at max_tokens
+    completion_tokens: int = 0
+    error: str | None = None  # LLM error kind (connect, timeout, server, ...) after all retries
+
+
+def with_reasoning(content: str, reasoning: str | None) -> str:
+    """The response as the model wrote it, when a reasoning parser returned the thinking separately."""
+    if not reasoning or "</think>" in content:
+        return content
+    return f"<think>\n{reasoning.strip()}\n</think>\n{content.lstrip()}"
+
+
+class EndpointBackend:
+    """The model under test behind one or several OpenAI-compatible endpoints (e.g. ``vllm serve``)."""
+
+    def __init__(
+        self,
+        urls: str | Sequence[str],
+        model: str,
+        sampling: Sampling,
+        *,
+        concurrency: int = 32,
+        timeout_s: float = 900.0,
+        max_retries: int = 3,
+        api_key: str | None = None,
+    ):
+        self.sampling = sampling
+        self.client = LLMClient(
+            urls,
+            model,
+            api_key=api_key,
+            api_key_env=("FINR1_EVAL_API_KEY", "OPENAI_API_KEY"),
+            max_concurrency=concurrency,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            cache_size=0,
+            max_tokens=sampling.max_tokens,
+            temperature=sampling.temperature,
+            seed=sampling.seed,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "endpoint", "model": self.client.model}
+
+    def stats(self) -> dict[str, int]:
+        """Request counters of the shared client (retries, failures by kind, tokens)."""
+        return self.client.stats.snapshot()
+
+    async def _one(self, key: str, messages: Messages) -> tuple[str, Generation]:
+        try:
+            result = await self.client.chat(
+                messages,
+                max_tokens=self.sampling.max_tokens,
+                temperature=self.sampling.temperature,
+                top_p=self.sampling.top_p,
+                seed=self.sampling.seed,
+                use_cache=False,
+            )
+        except LLMError as err:
+            return key, Generation(None, error=err.kind)
+        response = with_reasoning(result.content, result.reasoning_content)
+        return key, Generation(response, result.finish_reason, result.usage.completion_tokens)
+
+    async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[str, Generation]]:
+        tasks = [asyncio.ensure_future(self._one(key, messages)) for key, messages in requests]
+        try:
+            for done in asyncio.as_completed(tasks):
+                yield await done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await self.client.aclose()
+
+
+def import_vllm() -> Any:
+    """The vllm module, or an error that says how to get it."""
+    try:
+        return importlib.import_module("vllm")
+    except ImportError as err:
+        raise RuntimeError(
+            "offline generation needs vLLM, which is not installed in this environment "
+            f"({err}). On a GPU node: pip install 'finr1-verl[gpu]'; or serve the model with "
+            "`vllm serve MODEL` and pass --endpoint URL instead of a local --model path."
+        ) from err
+
+
+class VLLMBackend:
+    """A local HF checkpoint generated by ``vllm.LLM`` on this node's GPUs."""
+
+    def __init__(
+        self,
+        model_path: str,
+        sampling: Sampling,
+        *,
+        tensor_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        chunk_size: int = 256,
+    ):
+        vllm = import_vllm()
+        self.model_path = model_path
+        self.chunk_size = chunk_size
+        self.requests = 0
+        self.completion_tokens = 0
+        self.params = vllm.SamplingParams(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+            seed=sampling.seed,
+        )
+        self.llm = vllm.LLM(
+            model=model_path,
+            seed=sampling.seed,
+            tensor_parallel_size=tensor_parallel_size,
+            max_model_len=max_model_len,
+        )
+        self.sampling = sampling
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "vllm", "model": self.model_path}
+
+    def stats(self) -> dict[str, int]:
+        return {"requests": self.requests, "completion_tokens": self.completion_tokens}
+
+    async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[str, Generation]]:
+        """Chunks of ``chunk_size`` prompts; each chunk's results are yielded (and saved) before the next."""
+        for start in range(0, len(requests), self.chunk_size):
+            chunk = requests[start : start + self.chunk_size]
+            outputs = await asyncio.to_thread(
+                self.llm.chat,
+                [messages for _, messages in chunk],
+                sampling_params=self.params,
+                use_tqdm=False,
+            )
+            for (key, _), output in zip(chunk, outputs, strict=True):
+                completion = output.outputs[0]
+                self.requests += 1
+                self.completion_tokens += len(completion.token_ids)
+                yield key, Generation(completion.text, completion.finish_reason, len(completion.token_ids))

@@ -1,0 +1,155 @@
+"""Scoring one response, and a benchmark's scores, with the reward's answer module and judge.
+
+Per item, in one direction (the reward's chain, with lenient extraction for models that ignore
+the tags): format check → final answer (``extract_answer``) → hack guard (0, no judge) → rule
+verdict → judge, when the mode asks for it (``rule_first``: only when rules are UNDECIDED;
+``always``: every guarded-clean answer, as Fin-R1 scored; ``never``).  Two scores come out of it:
+
+* rule score — the rule verdict alone (UNDECIDED counts as wrong);
+* judge score — the judge's verdict where it gave one, else the rule verdict.  A judge that fails
+  after its retries never stops the run: the item keeps its rule verdict and counts as a judge error.
+
+A response that could not be generated counts as wrong in both scores and is reported as a
+generation error (a rerun retries it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from finr1_verl.eval.benchmarks import EvalItem
+from finr1_verl.eval.generate import Generation
+from finr1_verl.reward.answer import answer_span, extract_answer
+from finr1_verl.reward.format import check_format
+from finr1_verl.reward.guard import hack_reason
+from finr1_verl.reward.judge import AnswerJudge, JudgeError
+from finr1_verl.reward.match import Verdict, rule_verdict
+
+NO_ANSWER = "no_answer"
+GUARDED = "guarded"
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    mode: str = "rule_first"  # rule_first | always | never
+    lenient: bool = True  # fall back to the last box / "the answer is" / last line without <answer>
+    think_in_prompt: bool = False  # the chat template opens <think> in the prompt
+    max_answer_chars: int = 4000  # longer final answers are guarded (0) and never judged
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    format_ok: bool
+    answer: str | None
+    guard: str | None  # the hack guard's reason, when it zeroed the answer
+    rule_verdict: str  # equal | different | undecided | no_answer | guarded
+    judge_verdict: str | None  # equal | different; None when the judge was not asked or failed
+    judge_reply: str | None
+    judge_error: str | None  # the judge's error kind after its retries
+    rule_correct: bool
+    correct: bool  # the judge score of this item
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def score_item(
+    item: EvalItem, response: str, settings: ScoringSettings, judge: AnswerJudge | None
+) -> ItemScore:
+    """The score of one generated response (see the module docstring)."""
+    format_ok = check_format(response, settings.think_in_prompt)
+    answer = extract_answer(response, lenient=settings.lenient, think_in_prompt=settings.think_in_prompt)
+    sample = item.sample
+    if answer is None:
+        return ItemScore(format_ok, None, None, NO_ANSWER, None, None, None, False, False)
+    guard = hack_reason(
+        response,
+        answer_span(response, settings.think_in_prompt),
+        answer,
+        answer_type=sample.answer_type,
+        max_answer_chars=settings.max_answer_chars,
+        think_in_prompt=settings.think_in_prompt,
+    )
+    if guard is not None:
+        return ItemScore(format_ok, answer, guard, GUARDED, None, None, None, False, False)
+    verdict = rule_verdict(answer, list(sample.readings), sample.answer_type, sample.choices)
+    rule_correct = verdict is Verdict.EQUAL
+    asks_judge = settings.mode == "always" or (settings.mode == "rule_first" and verdict is Verdict.UNDECIDED)
+    if judge is None or not asks_judge:
+        return ItemScore(format_ok, answer, None, verdict.value, None, None, None, rule_correct, rule_correct)
+    try:
+        judged = await judge.judge(answer, sample.readings, question=sample.question, choices=sample.choices)
+    except JudgeError as err:
+        return ItemScore(
+            format_ok, answer, None, verdict.value, None, None, err.kind, rule_correct, rule_correct
+        )
+    judge_verdict = "equal" if judged.equal else "different"
+    return ItemScore(
+        format_ok, answer, None, verdict.value, judge_verdict, judged.raw, None, rule_correct, judged.equal
+    )
+
+
+@dataclass(frozen=True)
+class BenchmarkScore:
+    """A benchmark's scores (percent) and the counts that say how far to trust them."""
+
+    items: int
+    rule_score: float
+    judge_score: float | None  # None when no judge was used
+    judged: int  # items whose score a judge verdict decided
+    judge_errors: int
+    rule_judge_disagree: int  # judged items where a decided rule verdict said otherwise
+    answer_found: int
+    format_ok: int
+    guarded: int
+    truncated: int  # responses cut at max_tokens
+    generation_errors: int
+
+    @property
+    def judged_share(self) -> float:
+        return 100.0 * self.judged / self.items if self.items else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "judged_share": round(self.judged_share, 2)}
+
+
+def percent(hits: int, total: int) -> float:
+    return round(100.0 * hits / total, 2) if total else 0.0
+
+
+def summarize(records: list[dict[str, Any]], judge_used: bool) -> BenchmarkScore:
+    """Aggregate per-item records (the JSONL rows written by the runner)."""
+    n = len(records)
+    judged = [r for r in records if r["judge_verdict"] is not None]
+    decided = ("equal", "different")
+    return BenchmarkScore(
+        items=n,
+        rule_score=percent(sum(r["rule_correct"] for r in records), n),
+        judge_score=percent(sum(r["correct"] for r in records), n) if judge_used else None,
+        judged=len(judged),
+        judge_errors=sum(r["judge_error"] is not None for r in records),
+        rule_judge_disagree=sum(
+            r["rule_verdict"] in decided and (r["rule_verdict"] == "equal") != (r["judge_verdict"] == "equal")
+            for r in judged
+        ),
+        answer_found=sum(r["answer"] is not None for r in records),
+        format_ok=sum(bool(r["format_ok"]) for r in records),
+        guarded=sum(r["guard"] is not None for r in records),
+        truncated=sum(r["finish_reason"] == "length" for r in records),
+        generation_errors=sum(r["generation_error"] is not None for r in records),
+    )
+
+
+def failed_generation_score() -> dict[str, Any]:
+    """The score fields of an item whose response could not be generated."""
+    return ItemScore(False, None, None, NO_ANSWER, None, None, None, False, False).as_dict()
+
+
+def generation_fields(generation: Generation) -> dict[str, Any]:
+    return {
+        "response": generation.response,
+        "finish_reason": generation.finish_reason,
+        "completion_tokens": generation.completion_tokens,
+        "generation_error": generation.error,
+    }

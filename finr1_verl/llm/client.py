@@ -1,0 +1,409 @@
+"""The project's one async OpenAI-compatible chat client (see the package docstring for the API)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import openai
+
+from finr1_verl.llm.breaker import CircuitBreaker
+from finr1_verl.llm.cache import LRUCache
+from finr1_verl.llm.stats import ClientStats
+from finr1_verl.llm.types import (
+    BREAKER_KINDS,
+    CIRCUIT_OPEN,
+    CLIENT,
+    CONNECT,
+    MALFORMED,
+    RATE_LIMIT,
+    REJECTED,
+    RETRYABLE_KINDS,
+    SERVER,
+    TIMEOUT,
+    ChatResult,
+    LLMError,
+    Usage,
+)
+
+logger = logging.getLogger(__name__)
+
+API_KEY_ENV = ("FINR1_JUDGE_API_KEY", "OPENAI_API_KEY")
+
+
+def normalize_base_url(url: str) -> str:
+    """``ip:port`` → ``http://ip:port/v1``; a URL without a path gets ``/v1``; others are kept."""
+    url = url.strip().rstrip("/")
+    if not url:
+        raise ValueError("empty endpoint URL")
+    if "://" not in url:
+        url = "http://" + url
+    if urlsplit(url).path in ("", "/"):
+        url += "/v1"
+    return url
+
+
+def parse_endpoints(urls: str | Sequence[str] | None) -> list[str]:
+    """Endpoints from a list or a comma-separated string, normalised, duplicates dropped, order kept."""
+    if urls is None:
+        return []
+    items = urls.split(",") if isinstance(urls, str) else [str(u) for u in urls]
+    out: list[str] = []
+    for item in items:
+        if item.strip():
+            url = normalize_base_url(item)
+            if url not in out:
+                out.append(url)
+    return out
+
+
+def resolve_api_key(api_key: str | None, env_names: Sequence[str] = API_KEY_ENV) -> str:
+    """The explicit key, else the first set environment variable, else "EMPTY" (what vLLM accepts)."""
+    if api_key:
+        return api_key
+    for name in env_names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return "EMPTY"
+
+
+@dataclass
+class _LoopState:
+    """Everything bound to one event loop: HTTP clients, semaphores and in-flight requests."""
+
+    clients: dict[str, openai.AsyncOpenAI] = field(default_factory=dict)
+    semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)
+    inflight: dict[str, asyncio.Task] = field(default_factory=dict)
+
+
+class LLMClient:
+    """Async chat client over one or several OpenAI-compatible endpoints serving the same model."""
+
+    def __init__(
+        self,
+        base_urls: str | Sequence[str],
+        model: str,
+        *,
+        api_key: str | None = None,
+        api_key_env: Sequence[str] = API_KEY_ENV,
+        max_concurrency: int = 64,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 8.0,
+        max_retry_after_s: float = 30.0,
+        breaker_threshold: int = 5,
+        breaker_cooldown_s: float = 10.0,
+        cache_size: int = 4096,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+    ):
+        self.endpoints = parse_endpoints(base_urls)
+        if not self.endpoints:
+            raise ValueError("LLMClient needs at least one endpoint URL")
+        if max_concurrency < 1 or max_retries < 0 or timeout_s <= 0:
+            raise ValueError("max_concurrency >= 1, max_retries >= 0 and timeout_s > 0 are required")
+        self.model = model
+        self.max_concurrency = max_concurrency
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.max_retry_after_s = max_retry_after_s
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.seed = seed
+        self.breaker = CircuitBreaker(breaker_threshold, breaker_cooldown_s)
+        self.stats = ClientStats()
+        self._api_key = resolve_api_key(api_key, api_key_env)
+        self._cache: LRUCache[ChatResult] = LRUCache(cache_size)
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._loops_lock = threading.Lock()
+        self._rr = 0
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:  # the API key stays out of logs and tracebacks
+        return f"LLMClient(model={self.model!r}, endpoints={self.endpoints!r})"
+
+    # --- public API -----------------------------------------------------------------------
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        top_p: float | None = None,
+        stop: Sequence[str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        sample_index: int | None = None,
+        use_cache: bool = True,
+        timeout_s: float | None = None,
+        accept: Callable[[str], bool] | None = None,
+    ) -> ChatResult:
+        """Send one chat completion request; raise :class:`LLMError` when it fails for good.
+
+        ``accept(content)`` returning False makes a reply count as a ``rejected`` error: retried like
+        a malformed reply and never cached (e.g. a judge verdict that does not parse).
+        """
+        temperature = self.temperature if temperature is None else temperature
+        reproducible = temperature == 0 or sample_index is not None
+        if seed is None and reproducible and self.seed is not None:
+            seed = self.seed + (sample_index or 0)
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": [dict(m) for m in messages],
+            "max_tokens": max_tokens or self.max_tokens,
+            "temperature": temperature,
+        }
+        if seed is not None:
+            payload["seed"] = seed
+        if top_p is not None:
+            payload["top_p"] = top_p
+        if stop:
+            payload["stop"] = list(stop)
+        extra = dict(extra_body or {})
+        self.stats.add("requests")
+        if not (reproducible and use_cache):
+            return await self._finish(self._send(payload, extra, timeout_s or self.timeout_s, accept))
+
+        key_parts = [payload, extra, getattr(accept, "__qualname__", None)]
+        key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()
+        hit = self._cache.get(key)
+        if hit is not None:
+            self.stats.add("cache_hits")
+            self.stats.add("succeeded")
+            return dataclasses.replace(hit, cached=True)
+        state = self._state()
+        task = state.inflight.get(key)
+        if task is not None:
+            self.stats.add("dedup_hits")
+            return dataclasses.replace(await self._finish(asyncio.shield(task)), cached=True)
+        task = asyncio.ensure_future(self._send(payload, extra, timeout_s or self.timeout_s, accept, key))
+        state.inflight[key] = task
+        task.add_done_callback(lambda t: _forget(state.inflight, key, t))
+        return await self._finish(asyncio.shield(task))
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients bound to the running event loop."""
+        loop = asyncio.get_running_loop()
+        with self._loops_lock:
+            state = self._loops.pop(loop, None)
+        if state is not None:
+            for client in state.clients.values():
+                await client.close()
+
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- internals ------------------------------------------------------------------------
+    async def _finish(self, awaitable) -> ChatResult:
+        try:
+            result = await awaitable
+        except LLMError as err:
+            self.stats.add("failed")
+            self.stats.add(f"failures/{err.kind}")
+            raise
+        self.stats.add("succeeded")
+        return result
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        with self._loops_lock:
+            state = self._loops.get(loop)
+            if state is None:
+                state = self._loops[loop] = _LoopState()
+            return state
+
+    def _client(self, state: _LoopState, endpoint: str) -> openai.AsyncOpenAI:
+        client = state.clients.get(endpoint)
+        if client is None:
+            limits = httpx.Limits(
+                max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+            )
+            timeout = httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))
+            client = openai.AsyncOpenAI(
+                base_url=endpoint,
+                api_key=self._api_key,
+                max_retries=0,
+                timeout=timeout,
+                http_client=httpx.AsyncClient(limits=limits, timeout=timeout),
+            )
+            state.clients[endpoint] = client
+            state.semaphores[endpoint] = asyncio.Semaphore(self.max_concurrency)
+            state.pending[endpoint] = 0
+        return client
+
+    def _pick_endpoint(self, state: _LoopState, avoid: str | None) -> str | None:
+        """The least-loaded endpoint whose breaker allows a request; ties go round-robin."""
+        n = len(self.endpoints)
+        self._rr = (self._rr + 1) % n
+        order = [self.endpoints[(self._rr + i) % n] for i in range(n)]
+        order.sort(key=lambda e: (e == avoid and n > 1, state.pending.get(e, 0)))
+        for endpoint in order:
+            if self.breaker.allow(endpoint):
+                return endpoint
+        return None
+
+    async def _send(
+        self,
+        payload: dict[str, Any],
+        extra: dict[str, Any],
+        timeout_s: float,
+        accept: Callable[[str], bool] | None = None,
+        cache_key: str | None = None,
+    ) -> ChatResult:
+        state = self._state()
+        last: LLMError | None = None
+        attempts = 0
+        for attempt in range(self.max_retries + 1):
+            endpoint = self._pick_endpoint(state, last.endpoint if last else None)
+            if endpoint is None:
+                self.stats.add(f"errors/{CIRCUIT_OPEN}")
+                msg = "every endpoint's circuit breaker is open"
+                if last is not None:
+                    msg += f"; last error: {last}"
+                raise LLMError(CIRCUIT_OPEN, msg, attempts=attempts)
+            if attempt:
+                self.stats.add("retries")
+            attempts += 1
+            try:
+                result = await self._attempt(state, endpoint, payload, extra, timeout_s)
+                if accept is not None and not accept(result.content):
+                    reply = json.dumps(result.content[:80], ensure_ascii=False)
+                    raise LLMError(
+                        REJECTED, f"reply refused by the caller's check: {reply}", endpoint=endpoint
+                    )
+            except LLMError as err:
+                err.attempts = attempts
+                self.stats.add(f"errors/{err.kind}")
+                if err.kind in BREAKER_KINDS:
+                    self.breaker.record_failure(endpoint)
+                if err.kind not in RETRYABLE_KINDS or attempt == self.max_retries:
+                    raise
+                last = err
+                delay = self._backoff(attempt, err)
+                logger.debug("retrying after %.2fs: %s", delay, err)
+                await asyncio.sleep(delay)
+                continue
+            self.breaker.record_success(endpoint)
+            result = dataclasses.replace(result, attempts=attempts)
+            if cache_key is not None:
+                self._cache.put(cache_key, result)
+            return result
+        raise AssertionError("unreachable")  # the loop either returns or raises
+
+    def _backoff(self, attempt: int, err: LLMError) -> float:
+        """Exponential backoff with jitter; a 429's Retry-After wins when it asks for longer."""
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2**attempt)
+        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        if err.retry_after is not None:
+            delay = max(delay, min(err.retry_after, self.max_retry_after_s))
+        return delay
+
+    async def _attempt(
+        self,
+        state: _LoopState,
+        endpoint: str,
+        payload: dict[str, Any],
+        extra: dict[str, Any],
+        timeout_s: float,
+    ) -> ChatResult:
+        client = self._client(state, endpoint)
+        state.pending[endpoint] += 1
+        try:
+            async with state.semaphores[endpoint]:
+                self.stats.add("api_calls")
+                self.stats.add(f"endpoint/{endpoint}")
+                started = time.perf_counter()
+                response = await asyncio.wait_for(
+                    client.chat.completions.create(**payload, extra_body=extra or None, timeout=timeout_s),
+                    timeout_s,
+                )
+                latency = time.perf_counter() - started
+        except (asyncio.TimeoutError, openai.APITimeoutError) as exc:
+            raise LLMError(TIMEOUT, f"no reply within {timeout_s:g}s", endpoint=endpoint) from exc
+        except openai.APIConnectionError as exc:
+            raise LLMError(CONNECT, f"connection failed: {exc}", endpoint=endpoint) from exc
+        except openai.APIStatusError as exc:
+            raise _status_error(exc, endpoint) from exc
+        except (openai.APIError, ValueError) as exc:  # validation errors; JSONDecodeError is a ValueError
+            raise LLMError(MALFORMED, f"unparseable reply: {exc}", endpoint=endpoint) from exc
+        except httpx.HTTPError as exc:
+            raise LLMError(CONNECT, f"transport error: {exc}", endpoint=endpoint) from exc
+        finally:
+            state.pending[endpoint] -= 1
+        result = _to_result(response, endpoint, latency)
+        self.stats.add("prompt_tokens", result.usage.prompt_tokens)
+        self.stats.add("completion_tokens", result.usage.completion_tokens)
+        return result
+
+
+def _forget(inflight: dict[str, asyncio.Task], key: str, task: asyncio.Task) -> None:
+    """Drop a finished shared request; retrieve its error so that an unawaited one is not reported."""
+    inflight.pop(key, None)
+    if not task.cancelled():
+        task.exception()
+
+
+def _status_error(exc: openai.APIStatusError, endpoint: str) -> LLMError:
+    status = exc.status_code
+    kind = RATE_LIMIT if status == 429 else SERVER if status >= 500 else CLIENT
+    err = LLMError(kind, f"HTTP {status}: {exc.message}", endpoint=endpoint, status=status)
+    if kind == RATE_LIMIT:
+        err.retry_after = _retry_after(exc.response.headers.get("retry-after"))
+    return err
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP-date form: fall back to our own backoff
+
+
+def _to_result(response: Any, endpoint: str, latency: float) -> ChatResult:
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise LLMError(MALFORMED, "reply has no choices", endpoint=endpoint)
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    content = getattr(message, "content", None)
+    # vLLM's reasoning parser: ``reasoning_content`` (older) or ``reasoning`` (newer servers).
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    if content is None and reasoning is None:
+        raise LLMError(MALFORMED, "reply message has no content", endpoint=endpoint)
+    usage = getattr(response, "usage", None)
+    return ChatResult(
+        content=content or "",
+        reasoning_content=reasoning,
+        finish_reason=getattr(choice, "finish_reason", None),
+        usage=Usage(
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        ),
+        endpoint=endpoint,
+        model=str(getattr(response, "model", "") or ""),
+        latency_s=latency,
+    )

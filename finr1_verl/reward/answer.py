@@ -1,0 +1,168 @@
+"""Answer extraction: which part of a response is the final answer.
+
+* :func:`answer_span` - the raw text inside the last ``<answer>…</answer>`` that follows the reasoning
+  (``None`` when the response has no closed answer block, e.g. a truncated generation).
+* :func:`extract_answer` - the final answer: the last balanced ``\\boxed{…}`` / ``\\fbox{…}`` inside the
+  answer span when there is one (nested braces handled, ``\\boxed{\\text{…}}`` unwrapped), else the
+  whole span.  ``lenient=True`` is for models that ignore the tags (evaluation of base models): when
+  no answer block exists it falls back to the last box in the text after the reasoning, then to the
+  last "the answer is X" / "answer: X" / "答案是X" / "答案为X" / "答案：X", then to the last
+  non-empty line.
+* :func:`boxed_values` - every balanced box in a text, in order (for hedge detection).
+* :func:`count_final_answers` - how many distinct final answers a response commits to: the number
+  of distinct boxed values in the answer span (1 when the span has no box, 0 without a span).
+  The reward's hack guard uses it to penalise "\\boxed{5} or \\boxed{6}".
+
+Only ``str.find``-style scans and a linear brace matcher are used, and at most the last
+:data:`MAX_SCAN_CHARS` characters of a response are searched, so enormous inputs cost bounded time.
+"""
+
+from __future__ import annotations
+
+import re
+
+from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
+
+# Final answers sit at the end of a response; 16 KB covers any real answer block.
+MAX_SCAN_CHARS = 16_384
+# A box longer than this is not a final answer (and would only cost time to match).
+MAX_BOX_CHARS = 2_048
+_BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)[ ]*\{")
+_BRACE = re.compile(r"[{}]")
+_WRAPPER = re.compile(r"^\\(?:text|textbf|mathrm|mathbf|rm|bf)\s*\{([^{}]*)\}$")
+_ANSWER_CUES = (
+    "the answer is",
+    "the final answer is",
+    "final answer:",
+    "answer:",
+    "答案是",
+    "答案为",
+    "答案：",
+)
+
+
+def _after_reasoning(response: str, think_in_prompt: bool) -> str | None:
+    """The text after the reasoning block; None when the reasoning never closed."""
+    close = response.rfind(THINK_CLOSE)
+    if close >= 0:
+        return response[close + len(THINK_CLOSE) :]
+    if think_in_prompt or THINK_OPEN in response:
+        return None
+    return response
+
+
+def answer_span(response: str, think_in_prompt: bool = False) -> str | None:
+    """Raw text of the last closed ``<answer>`` block after the reasoning, or None."""
+    if not isinstance(response, str):
+        return None
+    tail = _after_reasoning(response[-MAX_SCAN_CHARS:], think_in_prompt)
+    if tail is None:
+        return None
+    start = tail.rfind(ANSWER_OPEN)
+    if start < 0:
+        return None
+    end = tail.find(ANSWER_CLOSE, start)
+    if end < 0:
+        return None
+    return tail[start + len(ANSWER_OPEN) : end]
+
+
+def _brace_pairs(text: str) -> dict[int, int]:
+    """Position of each balanced ``{`` mapped to its ``}``, in one linear pass."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for match in _BRACE.finditer(text):
+        if match.group() == "{":
+            stack.append(match.start())
+        elif stack:
+            pairs[stack.pop()] = match.start()
+    return pairs
+
+
+def _unwrap(value: str) -> str:
+    value = value.strip()
+    match = _WRAPPER.match(value)
+    return match.group(1).strip() if match else value
+
+
+def boxed_values(text: str) -> list[str]:
+    """Every balanced outermost ``\\boxed{}``/``\\fbox{}`` content in ``text`` (its last MAX_SCAN_CHARS).
+
+    A box inside another box counts once, as its innermost value (``\\boxed{\\boxed{5}}`` is "5").
+    """
+    if not isinstance(text, str) or ("\\boxed" not in text and "\\fbox" not in text):
+        return []
+    text = text[-MAX_SCAN_CHARS:]
+    pairs = _brace_pairs(text)
+    values: list[str] = []
+    covered_until = -1
+    for command in _BOX_COMMAND.finditer(text):
+        open_brace = command.end() - 1
+        close_brace = pairs.get(open_brace)
+        if close_brace is None or command.start() < covered_until:
+            continue
+        covered_until = close_brace
+        body = text[open_brace + 1 : close_brace]
+        if len(body) > MAX_BOX_CHARS:
+            continue
+        inner = boxed_values(body)
+        values.append(inner[-1] if inner else _unwrap(body))
+    return values
+
+
+def last_boxed(text: str) -> str | None:
+    """The last balanced box content in ``text``, or None."""
+    values = boxed_values(text)
+    return values[-1] if values else None
+
+
+def _after_cue(text: str) -> str | None:
+    lowered = text.lower()
+    best, best_end = -1, -1
+    for cue in _ANSWER_CUES:
+        position = lowered.rfind(cue)
+        if position > best:
+            best, best_end = position, position + len(cue)
+    if best < 0:
+        return None
+    line = text[best_end:].lstrip(" \t:：").split("\n", 1)[0]
+    return line.strip().rstrip(".。").strip() or None
+
+
+def _last_line(text: str) -> str | None:
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip().strip("*").strip()
+        if line:
+            return line
+    return None
+
+
+def extract_answer(response: str, *, lenient: bool = False, think_in_prompt: bool = False) -> str | None:
+    """The final answer of a response (see the module docstring); None when there is none."""
+    if not isinstance(response, str):
+        return None
+    span = answer_span(response, think_in_prompt)
+    if span is not None:
+        boxed = last_boxed(span)
+        answer = boxed if boxed is not None else span.strip()
+        return answer or None
+    if not lenient:
+        return None
+    text = response[-MAX_SCAN_CHARS:]
+    close = text.rfind(THINK_CLOSE)
+    if close >= 0:
+        text = text[close + len(THINK_CLOSE) :]
+    text = text.replace(ANSWER_OPEN, "\n").replace(ANSWER_CLOSE, "\n")
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed or None
+    return _after_cue(text) or _last_line(text)
+
+
+def count_final_answers(response: str, think_in_prompt: bool = False) -> int:
+    """Distinct final answers in the answer span: distinct boxed values, 1 for an unboxed span, 0 without one."""
+    span = answer_span(response, think_in_prompt)
+    if span is None:
+        return 0
+    values = {" ".join(value.split()) for value in boxed_values(span)}
+    return len(values) if values else int(bool(span.strip()))

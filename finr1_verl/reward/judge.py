@@ -1,0 +1,134 @@
+"""The answer-equivalence judge: does a candidate final answer equal the reference? (Fin-R1's judge)
+
+Only the extracted final answer is sent — never the reasoning — whitespace-collapsed, capped in
+length and placed between delimiters that it cannot forge (delimiter tags inside it are removed).
+The prompt (``prompts.JUDGE_*``, versioned) puts the criteria first and shows reference and
+candidate only; the question is optional and off by default, as Fin-R1 measured it to hurt.  The
+verdict must be exactly ``\\boxed{1}`` or ``\\boxed{0}``; with ``structured_output=True`` vLLM is told
+to produce one of the two (``structured_outputs.choice``, vLLM >= 0.12).  Any other reply is retried
+(bounded, never cached) and then, like any client failure after its retries, raises
+:class:`JudgeError`: a judge fault never becomes a verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from finr1_verl import prompts
+from finr1_verl.llm import LLMClient, LLMError
+from finr1_verl.llm.stats import Counters
+from finr1_verl.llm.types import REJECTED
+
+UNPARSEABLE = "unparseable"
+_DELIMITER = re.compile(r"</?\s*(question|options|reference_answer|candidate_answer)\s*>", re.IGNORECASE)
+_VERDICT = re.compile(r"\\boxed\{([01])\}")
+
+
+class JudgeError(Exception):
+    """The judge gave no usable verdict. ``kind``: an LLM error kind, or ``unparseable``."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"[{kind}] {message}")
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class JudgeResult:
+    equal: bool
+    raw: str
+    cached: bool
+    prompt_version: str = prompts.JUDGE_PROMPT_VERSION
+
+
+def parse_verdict(text: str) -> bool | None:
+    """True/False for a reply that is exactly one boxed verdict (surrounding whitespace allowed)."""
+    match = _VERDICT.fullmatch(text.strip())
+    return None if match is None else match.group(1) == "1"
+
+
+def is_verdict(text: str) -> bool:
+    return parse_verdict(text) is not None
+
+
+def as_data(text: str, max_chars: int) -> str:
+    """Text made safe to place between the prompt's delimiters: no delimiter tags, one line, capped."""
+    text = " ".join(_DELIMITER.sub(" ", text).split())
+    return text if len(text) <= max_chars else text[:max_chars] + " …[truncated]"
+
+
+class AnswerJudge:
+    """Asks an LLM whether two final answers are equivalent; reuse one instance for many calls."""
+
+    def __init__(
+        self,
+        client: LLMClient,
+        *,
+        max_answer_chars: int = 1000,
+        max_reference_chars: int = 2000,
+        include_question: bool = False,
+        structured_output: bool = False,
+        max_tokens: int = 16,
+    ):
+        self.client = client
+        self.max_answer_chars = max_answer_chars
+        self.max_reference_chars = max_reference_chars
+        self.include_question = include_question
+        self.structured_output = structured_output
+        self.max_tokens = max_tokens
+        self.stats = Counters(("equal", "different"))  # plus error/<kind> when the judge fails
+
+    def build_messages(
+        self,
+        candidate: str,
+        reference: str | Sequence[str],
+        *,
+        question: str | None = None,
+        choices: Mapping[str, str] | None = None,
+    ) -> list[dict[str, str]]:
+        readings = [reference] if isinstance(reference, str) else list(reference)
+        if not readings:
+            raise ValueError("the judge needs at least one reference reading")
+        ref = as_data(readings[0], self.max_reference_chars)
+        ref += "".join(prompts.JUDGE_REFERENCE_ALSO.format(reading=as_data(r, 200)) for r in readings[1:])
+        question_block = ""
+        if self.include_question and question:
+            question_block = prompts.JUDGE_QUESTION_BLOCK.format(question=as_data(question, 4000))
+        options_block = ""
+        if choices:
+            options = "\n".join(f"{label}. {as_data(str(text), 300)}" for label, text in choices.items())
+            options_block = prompts.JUDGE_OPTIONS_BLOCK.format(options=options)
+        user = prompts.JUDGE_USER_TEMPLATE.format(
+            question_block=question_block,
+            options_block=options_block,
+            reference=ref,
+            candidate=as_data(candidate, self.max_answer_chars),
+        )
+        return [{"role": "system", "content": prompts.JUDGE_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+    async def judge(
+        self,
+        candidate: str,
+        reference: str | Sequence[str],
+        *,
+        question: str | None = None,
+        choices: Mapping[str, str] | None = None,
+    ) -> JudgeResult:
+        """One verdict at temperature 0 (identical pairs are answered once by the client's cache)."""
+        messages = self.build_messages(candidate, reference, question=question, choices=choices)
+        extra = None
+        if self.structured_output:
+            verdicts = [prompts.JUDGE_VERDICT_EQUAL, prompts.JUDGE_VERDICT_DIFFERENT]
+            extra = {"structured_outputs": {"choice": verdicts}}
+        try:
+            reply = await self.client.chat(
+                messages, max_tokens=self.max_tokens, temperature=0.0, extra_body=extra, accept=is_verdict
+            )
+        except LLMError as err:
+            kind = UNPARSEABLE if err.kind == REJECTED else err.kind
+            self.stats.add(f"error/{kind}")
+            raise JudgeError(kind, str(err)) from err
+        equal = parse_verdict(reply.content) is True
+        self.stats.add("equal" if equal else "different")
+        return JudgeResult(equal=equal, raw=reply.content, cached=reply.cached)

@@ -1,0 +1,214 @@
+"""Rule-based answer equivalence: EQUAL, DIFFERENT or UNDECIDED, by answer type.
+
+:func:`rule_verdict` compares a candidate answer with the ground truth - one string or several
+acceptable readings (FinQA/ConvFinQA rows carry the human answer and the executed value): EQUAL
+when any reading is EQUAL, DIFFERENT only when every reading is DIFFERENT, UNDECIDED otherwise.
+A missing or empty candidate is DIFFERENT; an empty ground truth is UNDECIDED.
+
+Numbers (``numeric``) are EQUAL when, after reading percent signs, scale words and currency
+(:mod:`finr1_verl.reward.numbers`), they agree:
+
+* exactly, or within :data:`RELATIVE_TOLERANCE` (float noise in executed values);
+* within half a unit of the last digit of the less precisely written side (``60.94`` vs
+  ``60.9412``, ``14%`` vs ``0.14464``), or as its truncation when that side has at least
+  :data:`MIN_TRUNCATION_DIGITS` significant digits (ConvFinQA writes ``0.3076`` for 0.30769);
+* never when they differ by more than :data:`MAX_ROUNDING_GAP` of the larger magnitude, however
+  coarse the writing ("4" is not 4.3) - except that a percentage covers every value that rounds to
+  it: whole percents are the customary way to state a rate, so "4%" is 0.03621.
+
+A percent sign justifies exactly one rescale: "14%" reads as 0.14 and, against a side written
+without a percent sign, also as the percent number 14; a bare number is never rescaled by 100.
+Signs matter: "10%" is not -0.09709.  (ConvFinQA sometimes answers "decrease" questions with the
+magnitude; its rows list the executed value as a second reading, so a signed answer still scores.)
+A number that matches only after dropping a scale word on one side ("1.5" vs "$1.5 billion"), or
+that matches in different currencies, is UNDECIDED: the units cannot be reconciled by rules.
+
+Choices compare as sets of option letters; labels and yes/no answers by their canonical class
+(:mod:`finr1_verl.reward.labels`); text answers are EQUAL on a normalised exact match and otherwise
+UNDECIDED.  Everything here is pure, deterministic and bounded in time.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from finr1_verl.reward.answer import last_boxed
+from finr1_verl.reward.labels import canonical_label, choice_letters, normalize_text
+from finr1_verl.reward.numbers import Number, parse_number
+
+RELATIVE_TOLERANCE = 1e-4
+MAX_ROUNDING_GAP = 0.05
+MIN_TRUNCATION_DIGITS = 3
+# Longer answers are not a final answer; rules leave them to the judge and the reward's guards.
+MAX_ANSWER_CHARS = 4_096
+_SCALE_STEPS = (1e3, 1e4, 1e6, 1e8, 1e9, 1e12)
+_HAS_NUMERAL = re.compile(r"[0-9０-９零一二三四五六七八九十百千万亿]")
+_ONLY_LETTERS = re.compile(r"[A-J]+")
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?%?")
+
+
+class Verdict(enum.Enum):
+    """What the rules can say about a candidate answer."""
+
+    EQUAL = "equal"
+    DIFFERENT = "different"
+    UNDECIDED = "undecided"
+
+
+def infer_answer_type(ground_truth: str) -> str:
+    """numeric | choice | label | boolean | text, read from the ground truth alone."""
+    if len(ground_truth) > MAX_ANSWER_CHARS:
+        return "text"
+    if _PLAIN_NUMBER.fullmatch(ground_truth.strip()):
+        return "numeric"
+    label = canonical_label(ground_truth)
+    if label in ("yes", "no"):
+        return "boolean"
+    if label is not None:
+        return "label"
+    compact = re.sub(r"[\s,，、()（）]", "", str(ground_truth))
+    if _ONLY_LETTERS.fullmatch(compact) and len(set(compact)) == len(compact):
+        return "choice"
+    if parse_number(ground_truth) is not None:
+        return "numeric"
+    return "text"
+
+
+def rule_verdict(
+    candidate: str | None,
+    ground_truth: str | Sequence[str],
+    answer_type: str | None = None,
+    choices: Mapping[str, str] | None = None,
+) -> Verdict:
+    """EQUAL / DIFFERENT / UNDECIDED for ``candidate`` against the ground truth (see the module docstring)."""
+    readings = _readings(ground_truth)
+    if not readings:
+        return Verdict.UNDECIDED
+    if not isinstance(candidate, str) or not candidate.strip():
+        return Verdict.DIFFERENT
+    if len(candidate) > MAX_ANSWER_CHARS:
+        return Verdict.UNDECIDED
+    boxed = last_boxed(candidate)
+    if boxed is not None:
+        candidate = boxed
+    verdicts = [
+        _verdict(candidate, gold, answer_type or infer_answer_type(gold), choices)
+        if len(gold) <= MAX_ANSWER_CHARS
+        else Verdict.UNDECIDED
+        for gold in readings
+    ]
+    if Verdict.EQUAL in verdicts:
+        return Verdict.EQUAL
+    if all(verdict is Verdict.DIFFERENT for verdict in verdicts):
+        return Verdict.DIFFERENT
+    return Verdict.UNDECIDED
+
+
+def _readings(ground_truth: str | Iterable[str] | None) -> list[str]:
+    """Non-empty ground-truth readings from a string, a list/tuple or a numpy array of strings."""
+    if ground_truth is None:
+        return []
+    items = [ground_truth] if isinstance(ground_truth, (str, bytes)) else list(ground_truth)
+    readings = []
+    for item in items:
+        text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+        if text.strip() and item is not None:
+            readings.append(text.strip())
+    return readings
+
+
+def _verdict(candidate: str, gold: str, answer_type: str, choices: Mapping[str, str] | None) -> Verdict:
+    if answer_type == "numeric":
+        return _numeric_verdict(candidate, gold)
+    if answer_type == "choice":
+        return _choice_verdict(candidate, gold, choices)
+    if answer_type in ("label", "boolean"):
+        return _label_verdict(candidate, gold, choices)
+    return _text_verdict(candidate, gold)
+
+
+def _text_verdict(candidate: str, gold: str) -> Verdict:
+    return Verdict.EQUAL if normalize_text(candidate) == normalize_text(gold) else Verdict.UNDECIDED
+
+
+def _label_verdict(candidate: str, gold: str, choices: Mapping[str, str] | None) -> Verdict:
+    gold_label = canonical_label(gold, choices)
+    if gold_label is None:
+        return _text_verdict(candidate, gold)
+    candidate_label = canonical_label(candidate, choices)
+    if candidate_label is None:
+        return Verdict.UNDECIDED
+    return Verdict.EQUAL if candidate_label == gold_label else Verdict.DIFFERENT
+
+
+def _choice_verdict(candidate: str, gold: str, choices: Mapping[str, str] | None) -> Verdict:
+    gold_letters = choice_letters(gold)
+    if gold_letters is None:
+        return _text_verdict(candidate, gold)
+    candidate_letters = choice_letters(candidate, choices)
+    if candidate_letters is None:
+        return Verdict.UNDECIDED
+    if choices and not candidate_letters <= {str(key).upper() for key in choices}:
+        return Verdict.DIFFERENT
+    return Verdict.EQUAL if candidate_letters == gold_letters else Verdict.DIFFERENT
+
+
+def _numeric_verdict(candidate: str, gold: str) -> Verdict:
+    gold_number = parse_number(gold)
+    if gold_number is None:
+        return _text_verdict(candidate, gold)
+    candidate_number = parse_number(candidate)
+    if candidate_number is None:
+        return Verdict.UNDECIDED if _HAS_NUMERAL.search(candidate) else Verdict.DIFFERENT
+    return compare_numbers(candidate_number, gold_number)
+
+
+def compare_numbers(candidate: Number, gold: Number) -> Verdict:
+    """The numeric verdict for two parsed numbers (see the module docstring)."""
+    c, g = (candidate.value, candidate.ulp, candidate.percent), (gold.value, gold.ulp, gold.percent)
+    readings = [(c, g)]
+    if candidate.percent and not gold.percent:
+        readings.append(((c[0] * 100, c[1] * 100, True), g))
+    if gold.percent and not candidate.percent:
+        readings.append((c, (g[0] * 100, g[1] * 100, True)))
+    if any(numbers_close(*left, *right) for left, right in readings):
+        if candidate.currency and gold.currency and candidate.currency != gold.currency:
+            return Verdict.UNDECIDED
+        return Verdict.EQUAL
+    if candidate.scale != gold.scale and any(
+        numbers_close(c[0], c[1], False, g[0] * step, g[1] * step, False)
+        or numbers_close(c[0] * step, c[1] * step, False, g[0], g[1], False)
+        for step in _SCALE_STEPS
+    ):
+        return Verdict.UNDECIDED
+    return Verdict.DIFFERENT
+
+
+def numbers_close(a: float, a_ulp: float, a_percent: bool, b: float, b_ulp: float, b_percent: bool) -> bool:
+    """True when ``a`` and ``b`` are the same number as written (tolerances in the module docstring)."""
+    if a == b:
+        return True
+    if a * b < 0:
+        return False
+    gap, size = abs(a - b), max(abs(a), abs(b))
+    if gap <= RELATIVE_TOLERANCE * size:
+        return True
+    if a_ulp >= b_ulp:
+        coarse, ulp, coarse_percent, fine = a, a_ulp, a_percent, b
+    else:
+        coarse, ulp, coarse_percent, fine = b, b_ulp, b_percent, a
+    if gap > MAX_ROUNDING_GAP * size and not coarse_percent:
+        return False
+    if gap <= ulp / 2 * (1 + 1e-9):
+        return True
+    truncated = 0 <= abs(fine) - abs(coarse) < ulp and gap <= MAX_ROUNDING_GAP * size
+    return truncated and _significant_digits(coarse, ulp) >= MIN_TRUNCATION_DIGITS
+
+
+def _significant_digits(value: float, ulp: float) -> int:
+    if value == 0 or ulp <= 0:
+        return 0 if value == 0 else 99
+    return int(math.floor(math.log10(abs(value) / ulp) + 1e-9)) + 1

@@ -1,0 +1,208 @@
+"""Reading one financial number from an answer string, with the precision it was written with.
+
+:func:`parse_number` turns "$(1,234.5) million", "14%", "1.5 bn", "25 bps", "3.2亿元", "\\frac{3}{4}",
+"1.2e-3" or "−0.3076" into a :class:`Number`: the value as a plain quantity (percent → fraction,
+scale words applied), one unit of the last written digit (``ulp``, in the same units), and the
+decorations that matter for comparison (percent, scale, currency).  It returns None when the text
+is not exactly one number: several numbers (a hedge or a formula), a negation ("not 5"), a
+comparison ("> 5") or anything over :data:`MAX_NUMBER_CHARS` characters.
+
+Decorations understood: thousands separators, ``(1,234)`` as negative, unicode minus, currency
+signs and words ($ € ¥ £ 元 美元 人民币 USD RMB …), ``%``/percent/``\\%``/percentage points/百分之,
+basis points (bp, bps, 基点), scale words (thousand/million/billion/trillion, k/m/mn/bn, 千/万/
+百万/千万/亿/万亿), scientific notation (``1.2e5``, ``1.2 \\times 10^{5}``), simple fractions (``a/b``,
+``\\frac{a}{b}``), and words of direction (decrease/decline/下降/减少 make an unsigned number
+negative).  Other words ("shares", "years") are ignored.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MAX_NUMBER_CHARS = 256
+
+_SCALES = {
+    "thousand": 1e3, "thousands": 1e3, "k": 1e3, "千": 1e3,
+    "million": 1e6, "millions": 1e6, "m": 1e6, "mn": 1e6, "mm": 1e6, "mil": 1e6, "百万": 1e6,
+    "billion": 1e9, "billions": 1e9, "bn": 1e9, "b": 1e9, "十亿": 1e9,
+    "trillion": 1e12, "trillions": 1e12, "tn": 1e12, "万亿": 1e12,
+    "万": 1e4, "十万": 1e5, "千万": 1e7, "亿": 1e8,
+}  # fmt: skip
+_CURRENCIES = {
+    "$": "USD", "usd": "USD", "us": "USD", "dollar": "USD", "dollars": "USD", "美元": "USD", "美金": "USD",
+    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR", "欧元": "EUR",
+    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "英镑": "GBP",
+    "¥": "CNY", "元": "CNY", "人民币": "CNY", "rmb": "CNY", "cny": "CNY", "yuan": "CNY", "块": "CNY",
+    "港元": "HKD", "港币": "HKD", "hkd": "HKD", "日元": "JPY", "jpy": "JPY", "yen": "JPY",
+}  # fmt: skip
+_PERCENT_WORDS = {"%", "percent", "pct", "percentage", "百分之", "个百分点", "百分点", "pp"}
+_BASIS_POINT_WORDS = {"bp", "bps", "basis", "基点"}
+_DECREASE_WORDS = {
+    "decrease", "decreased", "decline", "declined", "drop", "dropped", "fell", "fall", "down", "lower",
+    "reduction", "下降", "减少", "下跌", "降低",
+}  # fmt: skip
+_NEGATIONS = {"not", "no", "never", "neither", "nor", "isn't", "不", "非", "没有", "不是"}
+_REFUSED_SYMBOLS = set("<>≤≥±^[]|&=≠/\\@")
+# Longest first, so "万亿元" splits as 万亿 + 元.
+_CJK_WORDS = sorted(
+    [w for w in (*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_DECREASE_WORDS, *_NEGATIONS)
+     if w and "\u4e00" <= w[0] <= "\u9fff"],
+    key=len,
+    reverse=True,
+)  # fmt: skip
+
+_LATEX_WRAPPER = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|operatorname|rm|bf)\s*\{([^{}]*)\}")
+_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_LATEX_DROP = re.compile(r"\\(?:left|right|displaystyle|approx|sim|,|;|!|:| )")
+_CURRENCY_DOLLAR = re.compile(r"\$(?=\s*[-+(]?\s*[\d.])")
+_POWER_OF_TEN = re.compile(r"\s*(?:\*|x|×|\\times|\\cdot)\s*10\s*\^\s*\{?\s*([-+]?\d{1,3})\s*\}?")
+_NUMBER = re.compile(
+    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?(?:e(?P<exp>[-+]?\d{1,3})(?![\d]))?"
+    r"(?:\s*/\s*(?P<den>\d+(?:\.\d+)?))?"
+)
+_BRACKETED_FRACTION = re.compile(r"\(([\d.,\s]+)\)\s*/\s*\(([\d.,\s]+)\)")
+_TOKEN = re.compile(r"[a-z']+|[\u4e00-\u9fff]+|\S")
+# The common case - "0.14464", "-4.4%", "60.94" - skips the general parser.
+_PLAIN = re.compile(r"(-?)(\d+)(?:\.(\d+))?(%?)")
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number as written: ``value`` is the plain quantity, ``ulp`` one unit of its last digit."""
+
+    value: float
+    ulp: float
+    percent: bool = False
+    scale: float = 1.0
+    currency: str | None = None
+
+    @property
+    def unscaled(self) -> float:
+        """The value without its scale word ("1.5 million" → 1.5), to spot an unreconcilable scale."""
+        return self.value / self.scale
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).replace("\u2212", "-").replace("\u2013", "-")
+    text = text.replace("\\$", " usd ").replace("\\%", "%").replace("{,}", ",")
+    text = _LATEX_WRAPPER.sub(r" \1 ", text)
+    text = _LATEX_FRAC.sub(r"(\1)/(\2)", text)
+    text = _CURRENCY_DOLLAR.sub(" usd ", text)
+    text = _LATEX_DROP.sub(" ", text).replace("$", " ").replace("{", " ").replace("}", " ").replace("~", " ")
+    return text.lower().strip()
+
+
+def _words(text: str) -> list[str]:
+    """Tokens of a prefix/suffix; CJK runs are split into the known words they are made of."""
+    words: list[str] = []
+    for token in _TOKEN.findall(text):
+        if not ("\u4e00" <= token[0] <= "\u9fff"):
+            words.append(token)
+            continue
+        while token:
+            known = next((w for w in _CJK_WORDS if token.startswith(w)), token[0])
+            words.append(known)
+            token = token[len(known) :]
+    return words
+
+
+def _number_match(text: str) -> re.Match[str] | None:
+    """The only number in ``text``, or None when there is none or more than one."""
+    found = None
+    for match in _NUMBER.finditer(text):
+        if not (match.group("int") or match.group("frac")):
+            continue
+        if found is not None:
+            return None
+        found = match
+    return found
+
+
+def _digits_value(match: re.Match[str]) -> tuple[float, float]:
+    """Value and ulp of the bare numeral (exponent applied, fraction divided)."""
+    integer = (match.group("int") or "0").replace(",", "")
+    fraction = match.group("frac") or ""
+    exponent = int(match.group("exp") or 0)
+    value = float(f"{integer}.{fraction or 0}") * 10.0**exponent
+    ulp = 10.0 ** (exponent - len(fraction))
+    if match.group("den"):
+        denominator = float(match.group("den"))
+        if denominator == 0:
+            raise ValueError("zero denominator")
+        value, ulp = value / denominator, 0.0
+    return value, ulp
+
+
+def parse_number(text: str) -> Number | None:
+    """The single number written in ``text`` with its precision and decorations; None if there is not one.
+
+    Results are cached: a GRPO group scores many responses against the same ground truth.
+    """
+    if not isinstance(text, str) or len(text) > MAX_NUMBER_CHARS:
+        return None
+    return _parse(text.strip())
+
+
+def clear_number_cache() -> None:
+    """Forget cached parses (to measure the cold-cache cost)."""
+    _parse.cache_clear()
+
+
+def _parse_plain(match: re.Match[str]) -> Number:
+    sign, integer, fraction, percent = match.groups()
+    fraction = fraction or ""
+    factor = 0.01 if percent else 1.0
+    value = float(f"{integer}.{fraction or 0}") * factor
+    return Number(value=-value if sign else value, ulp=10.0 ** -len(fraction) * factor, percent=bool(percent))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse(text: str) -> Number | None:
+    plain = _PLAIN.fullmatch(text)
+    if plain:
+        return _parse_plain(plain)
+    cleaned = _clean(text).rsplit("=", 1)[-1]
+    power = 0
+    power_match = _POWER_OF_TEN.search(cleaned)
+    if power_match:
+        power = int(power_match.group(1))
+        cleaned = cleaned[: power_match.start()] + " " + cleaned[power_match.end() :]
+    cleaned = _BRACKETED_FRACTION.sub(r"\1/\2", cleaned)
+    match = _number_match(cleaned)
+    if match is None:
+        return None
+    try:
+        value, ulp = _digits_value(match)
+        value, ulp = value * 10.0**power, ulp * 10.0**power
+    except (ValueError, OverflowError):
+        return None
+    return _decorate(value, ulp, _words(cleaned[: match.start()]), _words(cleaned[match.end() :]))
+
+
+def _decorate(value: float, ulp: float, before: list[str], after: list[str]) -> Number | None:
+    """Apply the words around the numeral: sign, percent, basis points, scale, currency."""
+    words = before + after
+    if any(w in _NEGATIONS or w in _REFUSED_SYMBOLS for w in words):
+        return None
+    percent = any(w in _PERCENT_WORDS for w in words) or ("per" in words and "cent" in words)
+    basis_points = any(w in _BASIS_POINT_WORDS for w in words)
+    currencies = {_CURRENCIES[w] for w in words if w in _CURRENCIES}
+    if len(currencies) > 1 or (percent and basis_points):
+        return None
+    negative = "-" in before or ("(" in before and ")" in after) or any(w in _DECREASE_WORDS for w in words)
+    scale = math.prod((_SCALES[w] for w in after if w in _SCALES), start=1.0)
+    factor = scale * (0.01 if percent else 1.0) * (1e-4 if basis_points else 1.0)
+    value, ulp = value * factor, ulp * factor
+    if not math.isfinite(value) or not math.isfinite(ulp):
+        return None
+    return Number(
+        value=-value if negative else value,
+        ulp=ulp,
+        percent=percent or basis_points,
+        scale=scale,
+        currency=currencies.pop() if currencies else None,
+    )

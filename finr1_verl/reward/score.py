@@ -1,0 +1,328 @@
+"""Fin-R1's GRPO reward as a verl custom reward function: format + judged answer equivalence.
+
+Use it from verl with::
+
+    reward.custom_reward_function.path=pkg://finr1_verl.reward.score
+    reward.custom_reward_function.name=compute_score
+    +reward.custom_reward_function.reward_kwargs.judge_urls=http://judge:8000/v1
+    +reward.custom_reward_function.reward_kwargs.judge_model=Qwen2.5-72B-Instruct
+
+Per sample, in one direction: strict format check → answer extraction → hack guard (0, no judge
+call) → rule verdict → judge when the mode asks for it → ``score = format_weight × format +
+accuracy_weight × accuracy``.  Modes: ``rule_first`` (default; the judge only when rules are
+UNDECIDED), ``always`` (judge every found, unguarded answer, as Fin-R1 did), ``never`` (rules only).
+
+A judge that fails after its retries never crashes a step: accuracy falls back to the rule verdict
+(UNDECIDED counts 0), ``judge_error`` is 1 and a rate-limited warning is logged; ``strict=True``
+raises instead.  Every sample returns the same keys (:data:`SCORE_KEYS`), all floats, so verl logs
+them as metrics.  Clients and judges are built once per settings and reused by every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from finr1_verl.llm import LLMClient, parse_endpoints, run_sync
+from finr1_verl.reward.answer import answer_span, extract_answer
+from finr1_verl.reward.format import check_format
+from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
+from finr1_verl.reward.judge import AnswerJudge, JudgeError
+from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
+
+logger = logging.getLogger(__name__)
+
+MODES = ("rule_first", "always", "never")
+# rule_verdict codes: per-sample values, for dumps and agreement analysis.
+RULE_CODES = {Verdict.EQUAL: 1.0, Verdict.DIFFERENT: 0.0, Verdict.UNDECIDED: -1.0}
+# Passed by verl itself; anything else unknown in reward_kwargs is a likely typo and is warned about.
+VERL_KWARGS = ("reward_router_address", "reward_model_tokenizer")
+WARN_INTERVAL_S = 60.0
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Everything ``reward_kwargs`` can set (the same names), with the Fin-R1 defaults."""
+
+    mode: str = "rule_first"
+    format_weight: float = 1.0
+    accuracy_weight: float = 1.0
+    strict: bool = False
+    judge_urls: tuple[str, ...] = ()  # list or comma string; default $FINR1_JUDGE_URLS
+    judge_model: str = ""  # default $FINR1_JUDGE_MODEL
+    api_key: str | None = field(default=None, repr=False)  # default $FINR1_JUDGE_API_KEY / $OPENAI_API_KEY
+    timeout: float = 30.0  # seconds per judge request
+    max_concurrency: int = 64  # judge requests in flight per endpoint and worker
+    max_retries: int = 3
+    max_answer_chars: int = 1000  # longer final answers score 0 (guard) and are never sent
+    think_in_prompt: bool = False  # the chat template opens <think> in the prompt
+    include_question: bool = False  # Fin-R1 measured the question to hurt the judge
+    structured_output: bool = False  # vLLM judges: restrict the reply to the two verdicts
+    judge_max_tokens: int = 16
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> ScoreSettings:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in kwargs.items() if k in known and v is not None}
+        _warn_unknown(set(kwargs) - known - set(VERL_KWARGS))
+        urls = parse_endpoints(values.get("judge_urls") or kwargs.get("reward_router_address"))
+        values["judge_urls"] = tuple(urls or parse_endpoints(os.environ.get("FINR1_JUDGE_URLS")))
+        values.setdefault("judge_model", os.environ.get("FINR1_JUDGE_MODEL", ""))
+        settings = cls(**values)
+        if settings.mode not in MODES:
+            raise ValueError(f"reward_kwargs.mode must be one of {MODES}, got {settings.mode!r}")
+        if settings.mode != "never" and not (settings.judge_urls and settings.judge_model):
+            raise ValueError(
+                f"reward mode {settings.mode!r} needs a judge: set reward_kwargs.judge_urls (or "
+                "$FINR1_JUDGE_URLS, or let verl host it: reward.reward_model.enable=True) and "
+                "reward_kwargs.judge_model (or $FINR1_JUDGE_MODEL); or use mode=never"
+            )
+        return settings
+
+
+@dataclass
+class RewardResult:
+    """One sample's reward; :meth:`as_dict` gives verl the fixed key set."""
+
+    score: float = 0.0
+    acc: float = 0.0
+    format: float = 0.0
+    answer_found: float = 0.0
+    hacked: float = 0.0
+    judged: float = 0.0  # a judge verdict decided the accuracy
+    judge_error: float = 0.0  # the judge was needed and failed; the rule verdict was used
+    judge_equal: float = 0.0  # the judge said "equivalent"
+    judge_disagree: float = 0.0  # judge and a decided rule verdict disagree (hacking signal)
+    rule_verdict: float = -1.0  # 1 equal, 0 different, -1 undecided or not computed
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+SCORE_KEYS = tuple(f.name for f in fields(RewardResult))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the reward needs from one verl row besides the response."""
+
+    readings: tuple[str, ...]
+    answer_type: str
+    choices: Mapping[str, str] | None
+    question: str | None
+
+
+def read_sample(data_source: str, ground_truth: Any, extra_info: Mapping[str, Any] | None) -> Sample:
+    """Ground-truth readings and answer facts of a row; a clear error names the row and the field."""
+    extra = dict(extra_info or {})
+    where = f"data_source={data_source!r} id={extra.get('id', extra.get('index', '?'))!r}"
+    items = (
+        [ground_truth]
+        if isinstance(ground_truth, str)
+        else list(ground_truth if ground_truth is not None else [])
+    )
+    readings = tuple(str(x).strip() for x in items if x is not None and str(x).strip())
+    if not readings:
+        raise ValueError(f"{where}: reward_model.ground_truth is empty ({ground_truth!r})")
+    choices = extra.get("choices") or None
+    if isinstance(choices, str):
+        try:
+            choices = json.loads(choices) or None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: extra_info.choices is not a JSON object: {exc}") from exc
+    if choices is not None and not isinstance(choices, Mapping):
+        raise ValueError(
+            f"{where}: extra_info.choices must map option labels to texts, got {type(choices).__name__}"
+        )
+    answer_type = extra.get("answer_type") or infer_answer_type(readings[0])
+    return Sample(readings, str(answer_type), choices, extra.get("question") or None)
+
+
+def rule_outcome(
+    solution_str: str, sample: Sample, settings: ScoreSettings
+) -> tuple[RewardResult, str | None]:
+    """Everything but the judge: format, answer, guard and rule verdict (pure CPU work).
+
+    Returns the partly filled result and the answer to judge, or None when no judge call is needed.
+    """
+    think_in_prompt = settings.think_in_prompt
+    result = RewardResult(format=float(check_format(solution_str, think_in_prompt)))
+    answer = extract_answer(solution_str, think_in_prompt=think_in_prompt)
+    result.answer_found = float(answer is not None)
+    if answer is None:
+        return result, None
+    reason = hack_reason(
+        solution_str,
+        answer_span(solution_str, think_in_prompt),
+        answer,
+        answer_type=sample.answer_type,
+        max_answer_chars=settings.max_answer_chars,
+        think_in_prompt=think_in_prompt,
+    )
+    if reason is not None:
+        GUARD_COUNTS.add(reason)
+        result.hacked = 1.0
+        return result, None
+    verdict = rule_verdict(answer, list(sample.readings), sample.answer_type, sample.choices)
+    result.rule_verdict = RULE_CODES[verdict]
+    result.acc = float(verdict is Verdict.EQUAL)
+    needs_judge = settings.mode == "always" or (
+        settings.mode == "rule_first" and verdict is Verdict.UNDECIDED
+    )
+    return result, answer if needs_judge else None
+
+
+async def score_response(solution_str: str, sample: Sample, settings: ScoreSettings) -> RewardResult:
+    """The reward of one response (see the module docstring).
+
+    The rule part runs in the loop's default executor: ~0.2 ms of CPU per sample would otherwise
+    stall the event loop for a whole batch gathered at once (verl's reward workers do that).
+    """
+    loop = asyncio.get_running_loop()
+    result, to_judge = await loop.run_in_executor(None, rule_outcome, solution_str, sample, settings)
+    if to_judge is not None:
+        await _judge(result, to_judge, sample, settings)
+    result.score = settings.format_weight * result.format + settings.accuracy_weight * result.acc
+    return result
+
+
+async def _judge(result: RewardResult, answer: str, sample: Sample, settings: ScoreSettings) -> None:
+    """Let the judge decide the accuracy; on a judge fault keep the rule verdict (UNDECIDED = 0)."""
+    try:
+        judged = await judge_for(settings).judge(
+            answer, sample.readings, question=sample.question, choices=sample.choices
+        )
+    except JudgeError as err:
+        if settings.strict:
+            raise
+        result.judge_error = 1.0
+        _warn_judge_failure(err)
+        return
+    rule_decided = result.rule_verdict != RULE_CODES[Verdict.UNDECIDED]
+    result.judged = 1.0
+    result.judge_equal = float(judged.equal)
+    result.judge_disagree = float(rule_decided and bool(result.acc) != judged.equal)
+    result.acc = float(judged.equal)
+
+
+async def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: str | Sequence[str],
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, float]:
+    """verl's custom reward function: the fixed :data:`SCORE_KEYS` dict (``score`` is the reward)."""
+    settings = ScoreSettings.from_kwargs(kwargs)
+    sample = read_sample(data_source, ground_truth, extra_info)
+    return (await score_response(solution_str, sample, settings)).as_dict()
+
+
+def compute_score_sync(
+    data_source: str,
+    solution_str: str,
+    ground_truth: str | Sequence[str],
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, float]:
+    """:func:`compute_score` for synchronous callers (runs on the LLM layer's background loop)."""
+    return run_sync(compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs))
+
+
+# --- shared judges and warnings --------------------------------------------------------------
+_judges: dict[tuple, AnswerJudge] = {}
+_judges_lock = threading.Lock()
+
+
+def judge_for(settings: ScoreSettings) -> AnswerJudge:
+    """The one judge (and client) for these settings, built on first use and reused afterwards."""
+    key = (
+        settings.judge_urls,
+        settings.judge_model,
+        settings.api_key,
+        settings.timeout,
+        settings.max_concurrency,
+        settings.max_retries,
+        settings.max_answer_chars,
+        settings.include_question,
+        settings.structured_output,
+        settings.judge_max_tokens,
+    )
+    with _judges_lock:
+        judge = _judges.get(key)
+        if judge is None:
+            client = LLMClient(
+                settings.judge_urls,
+                settings.judge_model,
+                api_key=settings.api_key,
+                max_concurrency=settings.max_concurrency,
+                timeout_s=settings.timeout,
+                max_retries=settings.max_retries,
+                max_tokens=settings.judge_max_tokens,
+            )
+            judge = _judges[key] = AnswerJudge(
+                client,
+                max_answer_chars=settings.max_answer_chars,
+                include_question=settings.include_question,
+                structured_output=settings.structured_output,
+                max_tokens=settings.judge_max_tokens,
+            )
+        return judge
+
+
+def reset_judges() -> None:
+    """Forget the cached judges, e.g. after a judge server was replaced at the same address.
+
+    Their connections close with the event loops that opened them.
+    """
+    with _judges_lock:
+        _judges.clear()
+
+
+def judge_stats() -> dict[str, dict[str, int]]:
+    """Counters of every judge built in this process (client counters plus verdict counts)."""
+    with _judges_lock:
+        judges = list(_judges.values())
+    return {
+        f"{j.client.model}@{','.join(j.client.endpoints)}": {
+            **j.client.stats.snapshot(),
+            **j.stats.snapshot(),
+        }
+        for j in judges
+    }
+
+
+_warn_lock = threading.Lock()
+_warn_state = {"last": 0.0, "suppressed": 0}
+_warned_keys: set[str] = set()
+
+
+def _warn_judge_failure(err: JudgeError) -> None:
+    with _warn_lock:
+        now = time.monotonic()
+        if now - _warn_state["last"] < WARN_INTERVAL_S:
+            _warn_state["suppressed"] += 1
+            return
+        suppressed, _warn_state["suppressed"], _warn_state["last"] = _warn_state["suppressed"], 0, now
+    logger.warning(
+        "judge failed, accuracy falls back to the rule verdict (judge_error=1): %s "
+        "[%d more judge failures in the last %.0fs not shown]",
+        err,
+        suppressed,
+        WARN_INTERVAL_S,
+    )
+
+
+def _warn_unknown(keys: set[str]) -> None:
+    with _warn_lock:
+        new = sorted(keys - _warned_keys)
+        _warned_keys.update(new)
+    if new:
+        logger.warning("unknown reward_kwargs ignored: %s", ", ".join(new))

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The main job: create (or reuse) a venv, install the project for the hardware found, run the chain.
+#
+#   GPU node: data -> SFT -> GRPO at demo scale with MODEL_PATH (default Qwen/Qwen2.5-0.5B-Instruct),
+#             on the shipped data sample (or DATA_SPEC), with verl's trainers and the project's recipes.
+#   CPU only: the smoke chain (scripts/cpu_smoke.py): sample data -> tiny local model -> verl's real
+#             SFT trainer for a few steps -> rollouts scored by verl's reward manager with the reward.
+#   Both print where every artifact went.  The judge is used when FINR1_JUDGE_URLS (+ FINR1_JUDGE_MODEL)
+#   is set; otherwise the reward runs on rules only.
+#
+#   bash scripts/run_pipeline.sh             # run
+#   bash scripts/run_pipeline.sh --dry-run   # print the plan for this machine, install and start nothing
+#
+# Environment: OUT_DIR (default runs/pipeline), MODEL_PATH, DATA_SPEC (a `finr1-data prepare --spec`
+# file), N_GPUS_PER_NODE (default: all visible), FINR1_JUDGE_URLS, FINR1_JUDGE_MODEL, FINR1_VENV.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dry_run=0
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) dry_run=1 ;;
+    *) echo "run_pipeline.sh: unknown argument $arg (use --dry-run)" >&2; exit 2 ;;
+  esac
+done
+
+OUT_DIR="${OUT_DIR:-runs/pipeline}"
+n_gpus=0
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  n_gpus="$(nvidia-smi -L | grep -c '^GPU')"
+fi
+n_gpus="${N_GPUS_PER_NODE:-$n_gpus}"
+MODEL_PATH="${MODEL_PATH:-Qwen/Qwen2.5-0.5B-Instruct}"
+DATA_SPEC="${DATA_SPEC:-finr1_verl/data/samples/prepare.yaml}"
+judge="${FINR1_JUDGE_URLS:+rules + judge at $FINR1_JUDGE_URLS}"
+judge="${judge:-rules only (set FINR1_JUDGE_URLS and FINR1_JUDGE_MODEL to add the judge)}"
+
+if [ "$n_gpus" -gt 0 ]; then
+  extras=gpu
+  plan="GPU chain on $n_gpus GPU(s): data ($DATA_SPEC) -> SFT -> GRPO with $MODEL_PATH at demo scale"
+else
+  extras=test
+  plan="CPU smoke chain: sample data -> tiny model -> verl SFT trainer (4 steps) -> scored rollouts"
+fi
+echo "[finr1] hardware : $n_gpus GPU(s)"
+echo "[finr1] venv     : ${FINR1_VENV:-$PWD/.venv} with finr1-verl[$extras]"
+echo "[finr1] plan     : $plan"
+echo "[finr1] reward   : $judge"
+echo "[finr1] outputs  : $OUT_DIR"
+if [ "$dry_run" = 1 ]; then
+  echo "[finr1] dry run: nothing installed or started"
+  exit 0
+fi
+
+source scripts/_venv.sh
+ensure_venv "$extras"
+
+if [ "$n_gpus" -eq 0 ]; then
+  exec python scripts/cpu_smoke.py --out "$OUT_DIR"
+fi
+
+# --- GPU chain, demo scale ----------------------------------------------------------------------
+mkdir -p "$OUT_DIR"
+data_dir="$OUT_DIR/data"
+echo "[finr1] 1/3 data: finr1-data prepare --spec $DATA_SPEC"
+finr1-data prepare --spec "$DATA_SPEC" --out "$data_dir"
+
+rows() { python -c "import pyarrow.parquet as pq, sys; print(pq.read_metadata(sys.argv[1]).num_rows)" "$1"; }
+sft_rows="$(rows "$data_dir/sft/train.parquet")"
+rl_rows="$(rows "$data_dir/rl/train.parquet")"
+if [ "$sft_rows" -lt 1 ] || [ "$rl_rows" -lt 1 ]; then
+  echo "error: $sft_rows SFT rows and $rl_rows RL rows in $data_dir: give DATA_SPEC with more data" >&2
+  exit 1
+fi
+# Every GPU needs a row per step: a small sample is listed as many times as it takes (demo only).
+sft_files="$data_dir/sft/train.parquet"
+for ((n = sft_rows; n < n_gpus; n += sft_rows)); do sft_files="$sft_files,$data_dir/sft/train.parquet"; done
+
+echo "[finr1] 2/3 SFT: recipes/run_fin_r1_sft.sh, 8 steps"
+MODEL_PATH="$MODEL_PATH" DATA_DIR="$data_dir" NNODES=1 N_GPUS_PER_NODE="$n_gpus" SAVE_DIR="$OUT_DIR/sft" \
+  bash recipes/run_fin_r1_sft.sh "data.train_files=[$sft_files]" \
+  data.train_batch_size="$n_gpus" data.micro_batch_size_per_gpu=1 data.max_length=4096 \
+  data.max_token_len_per_gpu=4096 trainer.total_training_steps=8 trainer.total_epochs=1000 \
+  trainer.save_freq=-1 trainer.test_freq=-1 trainer.logger=[console] 2>&1 | tee "$OUT_DIR/sft.log"
+sft_model="$OUT_DIR/sft/global_step_8/huggingface"
+
+echo "[finr1] 3/3 GRPO: recipes/run_fin_r1_grpo.sh, 2 steps from $sft_model"
+batch=$((rl_rows < 8 ? rl_rows : 8))
+reward_mode=()
+[ -z "${FINR1_JUDGE_URLS:-}" ] && reward_mode=(reward.custom_reward_function.reward_kwargs.mode=never)
+MODEL_PATH="$sft_model" DATA_DIR="$data_dir" NNODES=1 N_GPUS_PER_NODE="$n_gpus" SAVE_DIR="$OUT_DIR/grpo" \
+  bash recipes/run_fin_r1_grpo.sh \
+  data.train_batch_size="$batch" actor_rollout_ref.actor.ppo_mini_batch_size="$batch" \
+  data.max_response_length=1024 actor_rollout_ref.rollout.tensor_model_parallel_size=1 \
+  actor_rollout_ref.rollout.gpu_memory_utilization=0.5 trainer.total_training_steps=2 \
+  trainer.total_epochs=1000 trainer.test_freq=-1 trainer.save_freq=2 trainer.logger=[console] \
+  "${reward_mode[@]+"${reward_mode[@]}"}" 2>&1 | tee "$OUT_DIR/grpo.log"
+
+echo "[finr1] done. Where everything went:"
+printf '  %-22s %s\n' "data (parquet, report)" "$data_dir" "SFT checkpoints" "$OUT_DIR/sft" \
+  "SFT model (HF)" "$sft_model" "GRPO checkpoints" "$OUT_DIR/grpo" "logs" "$OUT_DIR/sft.log, $OUT_DIR/grpo.log"

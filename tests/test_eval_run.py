@@ -1,0 +1,344 @@
+"""finr1-eval end to end over real HTTP: a loopback server plays the model under test with scripted
+answers, another plays the judge, and every benchmark's scores come out exactly as scripted.
+
+Per benchmark, the 8 selected items get, by position: 0 the right answer; 1 the right answer in
+another notation; 2 a wrong answer; 3 a response cut off inside <think> (finish_reason "length",
+its last line is content-free: guarded); 4 the right answer without tags ("The answer is …");
+5/6/7 answers the rules cannot decide, which the judge calls equal / different / fails on (HTTP
+503).  Rules alone: items 0, 1, 4 → 37.5; with the judge: 0, 1, 4, 5 → 50.0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from finr1_verl.eval.benchmarks import EvalItem, benchmark
+from finr1_verl.eval.cli import main
+from finr1_verl.eval.generate import EndpointBackend, Sampling
+from finr1_verl.eval.items import load_items
+from finr1_verl.eval.runner import EvalConfig, run_eval
+from finr1_verl.eval.score import ScoringSettings
+from finr1_verl.reward.score import reset_judges
+from tests.support.fake_openai import FakeOpenAIServer, Reply
+from tests.support.shared_data import shared_path
+from tests.test_eval_items import write_instruct
+
+LIMIT = 8
+RIGHT, NOTATION, WRONG, CUT, NO_TAGS, JUDGE_YES, JUDGE_NO, JUDGE_FAILS = range(LIMIT)
+UNDECIDED = {
+    "numeric": ("{g} million", "{g} billion", "{g} thousand"),
+    "label": ("somewhat gloomy", "mixed feelings", "hard to tell"),
+    "choice": ("the second one", "第二个", "not sure"),
+    "boolean": ("maybe", "不确定", "可能"),
+    "text": ("In short, {g}", "Roughly: {g}", "Possibly {g}"),
+}
+BOOLEAN_OTHER = {"yes": "是", "no": "否", "是": "yes", "否": "no"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_judges():
+    reset_judges()
+    yield
+    reset_judges()
+
+
+@pytest.fixture
+def judge_server():
+    with FakeOpenAIServer(model="fake-judge") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def bench_paths(tmp_path_factory) -> dict[str, Path]:
+    instruct = tmp_path_factory.mktemp("instruct") / "train.json"
+    write_instruct(instruct)  # 200 records -> the paper's 10% stratified = 20 items
+    return {
+        "finqa": shared_path("finqa", "finqa_test_first100.json"),
+        "convfinqa": shared_path("convfinqa"),
+        "ant_finance": shared_path("ant_fineva", "Ant"),
+        "tfns": shared_path("tfns", "sent_valid.csv"),
+        "finance_instruct": instruct,
+    }
+
+
+def tagged(answer: str) -> str:
+    return f"<think>\nRead the figures and compute step by step.\n</think>\n<answer>\n\\boxed{{{answer}}}\n</answer>"
+
+
+def other_notation(item: EvalItem) -> str:
+    gold, kind, choices = item.sample.readings[0], item.sample.answer_type, item.sample.choices or {}
+    if kind == "numeric":
+        return f"{float(gold[:-1]) / 100:g}" if gold.endswith("%") else f"{float(gold):.2f}"
+    if kind in ("label", "choice"):
+        return choices[gold]  # the label's name for its id, the option's text for its letter
+    if kind == "boolean":
+        return BOOLEAN_OTHER[gold]
+    return gold.upper()
+
+
+def wrong(item: EvalItem) -> str:
+    gold, kind, choices = item.sample.readings[0], item.sample.answer_type, item.sample.choices or {}
+    if kind == "numeric":
+        return f"{abs(float(gold.rstrip('%'))) * 3 + 7:g}"
+    if kind in ("label", "choice"):
+        return next(key for key in choices if key != gold)
+    if kind == "boolean":
+        return "否" if gold in ("是", "yes") else "是"
+    return "the weather will be sunny"
+
+
+class Script:
+    """The scripted model and judge for the selected items of every benchmark."""
+
+    def __init__(self, paths: dict[str, Path], seed: int = 0):
+        self.replies: dict[str, Reply] = {}
+        self.verdicts: dict[tuple[str, str], Reply] = {}
+        for name, path in paths.items():
+            for position, item in enumerate(load_items(benchmark(name), path, seed, limit=LIMIT).items):
+                self.add(item, position)
+
+    def add(self, item: EvalItem, position: int) -> None:
+        gold = item.sample.readings[0]
+        undecided = [u.format(g=gold) for u in UNDECIDED[item.sample.answer_type]]
+        user = item.messages[1]["content"]
+        yes, no, error = Reply("\\boxed{1}"), Reply("\\boxed{0}"), Reply(status=503)
+        if position == RIGHT:
+            self.replies[user] = Reply(tagged(gold))
+            self.verdicts[(gold, gold)] = yes
+        elif position == NOTATION:
+            self.replies[user] = Reply(tagged(other_notation(item)))
+            self.verdicts[(gold, other_notation(item))] = yes
+        elif position == WRONG:
+            self.replies[user] = Reply(tagged(wrong(item)))
+        elif position == CUT:
+            self.replies[user] = Reply("<think>\nLet me think step by step.", finish_reason="length")
+        elif position == NO_TAGS:
+            self.replies[user] = Reply(f"The table gives it directly.\nThe answer is {gold}.")
+            self.verdicts[(gold, gold)] = yes
+        else:
+            candidate = undecided[position - JUDGE_YES]
+            self.replies[user] = Reply(tagged(candidate))
+            self.verdicts[(gold, candidate)] = {JUDGE_YES: yes, JUDGE_NO: no, JUDGE_FAILS: error}[position]
+
+    def model(self, body: dict) -> Reply:
+        return self.replies.get(body["messages"][1]["content"], Reply(status=400))
+
+    def judge(self, body: dict) -> Reply:
+        user = body["messages"][1]["content"]
+        reference = re.search(r"<reference_answer>\n(.*?)\n", user).group(1)
+        candidate = re.search(r"<candidate_answer>\n(.*?)\n</candidate_answer>", user).group(1)
+        return self.verdicts.get((reference, candidate), Reply("\\boxed{0}"))
+
+
+def cli_args(paths: dict[str, Path], out: Path, model_url: str, judge_url: str | None, *extra: str) -> list[str]:
+    args = ["run", "--out", str(out), "--limit", str(LIMIT), "--model", "fake-fin-r1", "--endpoint", model_url]
+    for name, path in paths.items():
+        args += ["--bench", f"{name}={path}"]
+    if judge_url:
+        args += ["--judge-urls", judge_url, "--judge-model", "fake-judge", "--judge-retries", "0"]
+    return [*args, "--no-progress", *extra]
+
+
+def read_items(out: Path, name: str) -> list[dict]:
+    return [json.loads(line) for line in (out / "items" / f"{name}.jsonl").read_text().splitlines()]
+
+
+EXPECTED = {
+    "items": 8,
+    "rule_score": 37.5,
+    "judge_score": 50.0,
+    "judge_errors": 1,
+    "rule_judge_disagree": 0,
+    "answer_found": 8,
+    "format_ok": 6,
+    "guarded": 1,
+    "truncated": 1,
+    "generation_errors": 0,
+}
+
+
+def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_server, tmp_path):
+    script = Script(bench_paths)
+    fake_openai.responder, judge_server.responder = script.model, script.judge
+    out = tmp_path / "run"
+    assert main(cli_args(bench_paths, out, fake_openai.base_url, judge_server.base_url)) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for name, scores in summary["benchmarks"].items():
+        # text answers that are wrong are undecided by rules, so the judge also sees item 2
+        judged = 3 if name == "finance_instruct" else 2
+        assert {k: scores[k] for k in EXPECTED} == EXPECTED, name
+        assert (scores["judged"], scores["judged_share"]) == (judged, judged * 12.5), name
+    assert summary["average"] == {"rule": 37.5, "judge": 50.0}
+
+    finqa = read_items(out, "finqa")
+    assert [r["position"] for r in finqa] == list(range(LIMIT))
+    assert finqa[NOTATION]["rule_verdict"] == "equal" and finqa[NOTATION]["answer"] != finqa[RIGHT]["answer"]
+    assert finqa[CUT]["guard"] == "content_free" and finqa[CUT]["finish_reason"] == "length"
+    assert finqa[NO_TAGS]["format_ok"] is False and finqa[NO_TAGS]["correct"] is True
+    assert (finqa[JUDGE_YES]["rule_verdict"], finqa[JUDGE_YES]["judge_reply"]) == ("undecided", "\\boxed{1}")
+    assert finqa[JUDGE_FAILS]["judge_error"] == "server" and finqa[JUDGE_FAILS]["correct"] is False
+    assert finqa[RIGHT]["prompt"][1]["content"] in script.replies
+
+    sent = fake_openai.requests
+    assert len(sent) == 5 * LIMIT
+    assert {(b["temperature"], b["top_p"], b["max_tokens"], b["seed"]) for b in sent} == {(0.6, 0.95, 4096, 0)}
+    assert len(judge_server.requests) == 2 * 5 + 1 + 5  # undecided items, FI's wrong text, one failed try each
+
+    protocol = summary["protocol"]
+    assert protocol["model"] == "fake-fin-r1" and protocol["backend"] == "endpoint" and protocol["seed"] == 0
+    assert protocol["scoring"]["judge_model"] == "fake-judge"
+    assert protocol["scoring"]["judge_prompt_version"] == "finr1-judge-v1"
+    assert protocol["prompt_version"] == "finr1-system-v1+finr1-question-v1"
+    assert protocol["packages"]["verl"] == "0.9.1"
+    items_file = json.loads((out / "items.json").read_text())["benchmarks"]
+    assert protocol["items"]["tfns"]["ids_sha256"] == items_file["tfns"]["ids_sha256"]
+    assert [r["id"] for r in read_items(out, "tfns")] == items_file["tfns"]["ids"]
+
+    report = (out / "report.md").read_text()
+    assert "| **fake-fin-r1 (judge)** | **50.0** | **50.0** | **50.0** | **50.0** | **50.0** | **50.0** |" in report
+    assert "| **fake-fin-r1 (rules only)** | **37.5** |" in report
+    assert "| Fin-R1 (7B) | 76.0 | 85.0 | 81.0 | 71.0 | 62.9 | 75.2 |" in report
+    with Image.open(out / "report.png") as image:
+        assert image.format == "PNG" and image.size == (1100, 500)
+        assert len(set(image.convert("RGB").getdata())) > 5  # bars drawn, not a blank canvas
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert len(rejects) == 1 + 6101 and rejects[0]["benchmark"] == "finqa"
+
+
+def test_rescoring_with_another_judge_mode_reuses_responses(bench_paths, fake_openai, judge_server, tmp_path):
+    script = Script(bench_paths)
+    fake_openai.responder, judge_server.responder = script.model, script.judge
+    out = tmp_path / "run"
+    assert main(cli_args(bench_paths, out, fake_openai.base_url, judge_server.base_url)) == 0
+    fake_openai.reset()
+    argv = cli_args(bench_paths, out, fake_openai.base_url, judge_server.base_url, "--judge-mode", "always")
+    assert main(argv) == 0
+    assert fake_openai.requests == []  # nothing generated again
+    summary = json.loads((out / "summary.json").read_text())
+    for scores in summary["benchmarks"].values():
+        # every unguarded answer is judged: 7 asked, one of them fails
+        assert (scores["judged"], scores["judge_errors"], scores["judge_score"]) == (6, 1, 50.0)
+    assert summary["protocol"]["scoring"]["mode"] == "always"
+
+
+def test_rules_only_without_a_judge(bench_paths, fake_openai, tmp_path):
+    paths = {"tfns": bench_paths["tfns"]}
+    fake_openai.responder = Script(paths).model
+    out = tmp_path / "rules"
+    assert main(cli_args(paths, out, fake_openai.base_url, None)) == 0
+    scores = json.loads((out / "summary.json").read_text())["benchmarks"]["tfns"]
+    assert (scores["rule_score"], scores["judge_score"], scores["judged"]) == (37.5, None, 0)
+    report = (out / "report.md").read_text()
+    assert "(judge)" not in report and "| **fake-fin-r1 (rules only)** | **—** | **—** | **—** | **37.5** | **—** | **—** |" in report
+
+
+async def run_async(paths, out: Path, model_url: str, judge_url: str):
+    """The run as a library call, the judge built the way the CLI builds it."""
+    from finr1_verl.reward.score import ScoreSettings, judge_for
+
+    judge = judge_for(ScoreSettings(judge_urls=(judge_url,), judge_model="fake-judge", max_retries=0))
+    backend = EndpointBackend(model_url, "fake-fin-r1", Sampling(), concurrency=2)
+    config = EvalConfig(data=paths, out=out, limit=LIMIT, scoring=ScoringSettings(), progress=False)
+    try:
+        return await run_eval(config, backend, judge)
+    finally:
+        await judge.client.aclose()
+
+
+async def test_resume_after_interruption_gives_identical_results(bench_paths, fake_openai, judge_server, tmp_path):
+    paths = {name: bench_paths[name] for name in ("finqa", "tfns")}
+    script = Script(paths)
+    judge_server.responder = script.judge
+    fake_openai.responder = script.model
+    whole = await run_async(paths, tmp_path / "whole", fake_openai.base_url, judge_server.base_url)
+
+    def slow_model(body: dict) -> Reply:
+        reply = script.model(body)
+        reply.delay = 0.05
+        return reply
+
+    fake_openai.responder = slow_model
+    fake_openai.reset()
+    out = tmp_path / "resumed"
+    task = asyncio.ensure_future(run_async(paths, out, fake_openai.base_url, judge_server.base_url))
+    finqa_file = out / "items" / "finqa.jsonl"
+    while not (finqa_file.exists() and len(finqa_file.read_text().splitlines()) >= 3):
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    finished = len(finqa_file.read_text().splitlines())
+    assert finished < LIMIT and not (out / "summary.json").exists()
+    with finqa_file.open("a") as handle:
+        handle.write('{"benchmark": "finqa", "id": "finqa_te')  # a write torn by the crash
+    first_requests = len(fake_openai.requests)
+    resumed = await run_async(paths, out, fake_openai.base_url, judge_server.base_url)
+
+    assert len(fake_openai.requests) - first_requests == 2 * LIMIT - finished  # finished items were reused
+    for name in paths:
+        assert (out / "items" / f"{name}.jsonl").read_bytes() == (
+            tmp_path / "whole" / "items" / f"{name}.jsonl"
+        ).read_bytes()
+    assert resumed["benchmarks"] == whole["benchmarks"] and resumed["protocol"]["items_sha256"] == (
+        whole["protocol"]["items_sha256"]
+    )
+
+
+def test_failed_generations_are_retried_by_the_next_run(bench_paths, fake_openai, judge_server, tmp_path, capsys):
+    paths = {"finqa": bench_paths["finqa"]}
+    script = Script(paths)
+    judge_server.responder = script.judge
+    broken = next(iter(script.replies))
+    fake_openai.responder = lambda body: (
+        Reply(status=400) if body["messages"][1]["content"] == broken else script.model(body)
+    )
+    out = tmp_path / "run"
+    assert main(cli_args(paths, out, fake_openai.base_url, judge_server.base_url)) == 3
+    assert "1 items could not be generated" in capsys.readouterr().err
+    failed = [r for r in read_items(out, "finqa") if r["generation_error"]]
+    assert [(r["generation_error"], r["response"], r["correct"]) for r in failed] == [("client", None, False)]
+    fake_openai.reset()
+    fake_openai.responder = script.model
+    assert main(cli_args(paths, out, fake_openai.base_url, judge_server.base_url)) == 0
+    assert [b["messages"][1]["content"] for b in fake_openai.requests] == [broken]
+    assert json.loads((out / "summary.json").read_text())["benchmarks"]["finqa"]["judge_score"] == 50.0
+
+
+def test_other_generation_settings_are_refused(bench_paths, fake_openai, tmp_path, capsys):
+    paths = {"tfns": bench_paths["tfns"]}
+    fake_openai.responder = Script(paths).model
+    out = tmp_path / "run"
+    assert main(cli_args(paths, out, fake_openai.base_url, None)) == 0
+    assert main(cli_args(paths, out, fake_openai.base_url, None, "--temperature", "0.7")) == 2
+    err = capsys.readouterr().err
+    assert "holds responses generated with other settings" in err and "use another --out" in err
+
+
+def test_pinned_items_file_is_reused(bench_paths, fake_openai, tmp_path, capsys):
+    paths = {"tfns": bench_paths["tfns"]}
+    pinned = tmp_path / "pinned.json"
+    argv = ["select", "--bench", f"tfns={paths['tfns']}", "--seed", "5", "--limit", "4", "--out", str(pinned)]
+    assert main(argv) == 0
+    assert "tfns: 4 items" in capsys.readouterr().out
+    fake_openai.responder = lambda body: Reply(tagged("Neutral"))
+    out = tmp_path / "run"
+    assert main([*cli_args(paths, out, fake_openai.base_url, None), "--items", str(pinned)]) == 0
+    ids = json.loads(pinned.read_text())["benchmarks"]["tfns"]["ids"]
+    assert [r["id"] for r in read_items(out, "tfns")] == ids
+    assert json.loads((out / "items.json").read_text())["benchmarks"]["tfns"]["ids"] == ids
+
+
+def test_unknown_benchmark_and_bad_data_name_the_problem(tmp_path, fake_openai, capsys):
+    with pytest.raises(SystemExit, match="unknown benchmark 'finqa2'"):
+        main(["run", "--bench", "finqa2=x.json", "--model", "m", "--endpoint", fake_openai.base_url])
+    bad = tmp_path / "finqa_test.json"
+    bad.write_text('[{"question": "q", "answer": "1"')
+    argv = ["run", "--bench", f"finqa={bad}", "--model", "m", "--endpoint", fake_openai.base_url, "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert f"{bad}: record line 1 column" in capsys.readouterr().err
