@@ -3,21 +3,22 @@
 Target (issue 6): 60,000 questions against a teacher answering in 2 s ± jitter with 256 request
 slots: achieved concurrency >= 95% of the limit, client overhead <= 1 ms per request, flat memory.
 Running all 60,000 at 2 s per request takes ~8 minutes at best, so the run covers ``--questions``
-(default 6,000) and projects the full run from the measured rate.
+(default 2,000) and projects the full run from the measured rate.
 
 The teacher is the project's FakeOpenAIServer in its own process (so its CPU is not counted as the
 client's), replying with a ~6 KB trace after uniform(latency - jitter, latency + jitter) seconds and
 sampling its in-flight count every 50 ms.  Measured in the same run:
 
-* pipeline — ``distill()`` end to end (parse, render, client, JSONL store, compaction, report);
-* baseline — a bare aiohttp loop posting the same requests with the same slot count: the least a
-  Python client can spend per request.  The CPU ratio says what the pipeline adds on top of it.
+* bare aiohttp — a loop posting requests with the same slot count: the least a Python client can
+  spend per request (the baseline of the ratios);
+* LLMClient — the project's shared client alone, called as distill calls it;
+* distill — ``distill()`` end to end (parse, render, client, JSONL store, compaction, report).
 
 Client overhead = CPU seconds of this process during the pipeline / requests.  Concurrency = the
 server's mean in-flight count while requests were still arriving (ramp-up second excluded), over
 the limit.  Memory = this process's RSS, sampled every 0.5 s.
 
-    python bench/bench_distill.py [--questions 6000] [--concurrency 256] [--latency 2.0] [--jitter 0.5]
+    python bench/bench_distill.py [--questions 2000] [--concurrency 256] [--latency 2.0] [--jitter 0.5]
 """
 
 from __future__ import annotations
@@ -144,80 +145,62 @@ def run_baseline(url: str, requests: int, concurrency: int) -> tuple[float, floa
 
     body = {"model": "deepseek-ai/DeepSeek-R1", "messages": [{"role": "user", "content": "x" * 1500}]}
 
-    async def main() -> None:
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            remaining = iter(range(requests))
-
-            async def worker() -> None:
-                for _ in remaining:
-                    async with session.post(f"{url}/chat/completions", json=body) as response:
-                        await response.json()
-
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-    cpu, wall = cpu_seconds(), time.perf_counter()
-    asyncio.run(main())
-    return time.perf_counter() - wall, cpu_seconds() - cpu
-
-
-def run_pipeline(url: str, source: Path, out: Path, concurrency: int) -> tuple[float, float, dict, list[float]]:
-    from finr1_verl.data.build import SourceInput
-    from finr1_verl.data.distill import DistillConfig, distill
-    from finr1_verl.llm import LLMClient
-
-    client = LLMClient(url, "deepseek-ai/DeepSeek-R1", max_concurrency=concurrency, timeout_s=60, cache_size=0, seed=None)
-    config = DistillConfig(out=out, progress=False)
-    with RssSampler() as rss:
-        cpu, wall = cpu_seconds(), time.perf_counter()
-        report = distill([SourceInput("bench", source, {"id": "id"})], client, config)
-        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-    return wall, cpu, report, rss.samples
+    async def measure(tmp: Path, args: argparse.Namespace, total: int, run) -> tuple[float, float, float, object]:
+    """Run ``run(url)`` against a fresh teacher process: (wall s, CPU s, steady in-flight, extra)."""
+    server, url, samples_file = start_server(tmp, args, total)
+    try:
+        wall, cpu, *extra = run(url)
+    finally:
+        samples = stop_server(server, samples_file)
+    return wall, cpu, steady_concurrency(samples, total), extra
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", type=int, default=6_000)
-    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--questions", type=int, default=2_000, help="questions through distill (k = 1)")
+    parser.add_argument("--concurrency", type=int, default=256, help="request slots (the teacher's limit)")
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--jitter", type=float, default=0.5)
-    parser.add_argument("--baseline-requests", type=int, default=2_000)
+    parser.add_argument("--baseline-requests", type=int, default=1_000, help="requests for the bare aiohttp and client-only runs")
     parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(*args.serve, args.latency, args.jitter, args.questions)
         return
+    n_base = args.baseline_requests
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         source = tmp / "questions.jsonl"
         write_source(source, args.questions)
-
-        server, url, samples_file = start_server(tmp, args, args.baseline_requests)
-        base_wall, base_cpu = run_baseline(url, args.baseline_requests, args.concurrency)
-        base_samples = stop_server(server, samples_file)
-
-        server, url, samples_file = start_server(tmp, args, args.questions)
-        wall, cpu, report, rss = run_pipeline(url, source, tmp / "out", args.concurrency)
-        samples = stop_server(server, samples_file)
-
-    requests = report["this_run"]["requested"]
+        runs = {
+            "bare aiohttp": (n_base, measure(tmp, args, n_base, lambda url: run_baseline(url, n_base, args.concurrency))),
+            "LLMClient": (n_base, measure(tmp, args, n_base, lambda url: run_client(url, n_base, args.concurrency))),
+            "distill": (
+                args.questions,
+                measure(tmp, args, args.questions, lambda url: run_pipeline(url, source, tmp / "out", args.concurrency)),
+            ),
+        }
+    report, rss = runs["distill"][1][3]
     ok = sum(s["ok"] for s in report["sources"].values())
     ideal_rate = args.concurrency / args.latency
-    rate, base_rate = requests / wall, args.baseline_requests / base_wall
-    concurrency, base_concurrency = steady_concurrency(samples, requests), steady_concurrency(base_samples, args.baseline_requests)
-    per_request_ms, base_per_request_ms = 1000 * cpu / requests, 1000 * base_cpu / args.baseline_requests
+    names = list(runs)
+    rate = {name: n / wall for name, (n, (wall, _, _, _)) in runs.items()}
+    cpu_ms = {name: 1000 * cpu / n for name, (n, (_, cpu, _, _)) in runs.items()}
+    inflight = {name: conc / args.concurrency for name, (_, (_, _, conc, _)) in runs.items()}
+    print(f"distill bench: {args.questions:,} questions ({ok:,} traces kept), {args.concurrency} slots, "
+          f"latency {args.latency:g} s ± {args.jitter:g} s; baseline runs {n_base:,} requests")
+    print(f"{'':36}" + "".join(f"{name:>14}" for name in names))
+    print(f"{'requests/s':36}" + "".join(f"{rate[name]:14.1f}" for name in names))
+    print(f"{'requests/s / ideal (slots/latency)':36}" + "".join(f"{rate[name] / ideal_rate:14.1%}" for name in names))
+    print(f"{'steady in-flight / limit':36}" + "".join(f"{inflight[name]:14.1%}" for name in names))
+    print(f"{'client CPU ms / request':36}" + "".join(f"{cpu_ms[name]:14.3f}" for name in names))
+    print(f"{'CPU ratio to bare aiohttp':36}" + "".join(f"{cpu_ms[name] / cpu_ms[names[0]]:14.2f}" for name in names))
+    print(f"distill's own CPU on top of the client: {cpu_ms['distill'] - cpu_ms['LLMClient']:.3f} ms / request")
     quarter = rss[len(rss) // 4 :] or rss
-    print(f"distill bench: {requests:,} requests ({ok:,} traces kept), {args.concurrency} slots, "
-          f"latency {args.latency:g} s ± {args.jitter:g} s, pid {os.getpid()}")
-    print(f"{'':34}{'pipeline':>12}{'bare aiohttp':>14}{'ratio':>8}")
-    print(f"{'requests/s':34}{rate:12.1f}{base_rate:14.1f}{rate / base_rate:8.2f}")
-    print(f"{'requests/s / ideal (slots/latency)':34}{rate / ideal_rate:12.1%}{base_rate / ideal_rate:14.1%}")
-    print(f"{'steady in-flight / limit':34}{concurrency / args.concurrency:12.1%}{base_concurrency / args.concurrency:14.1%}")
-    print(f"{'client CPU ms / request':34}{per_request_ms:12.3f}{base_per_request_ms:14.3f}{per_request_ms / base_per_request_ms:8.2f}")
-    print(f"{'RSS MiB first / 25% / max / last':34}{rss[0]:.0f} / {quarter[0]:.0f} / {max(rss):.0f} / {rss[-1]:.0f}")
-    print(f"{'RSS growth after the first quarter':34}{max(quarter) - quarter[0]:+.1f} MiB")
-    print(f"projected wall time for {FULL_RUN:,} questions at this rate: {FULL_RUN / rate / 60:.1f} min "
-          f"(ideal {FULL_RUN / ideal_rate / 60:.1f} min); with k samples multiply by k, with n endpoints divide by n")
+    print(f"distill RSS MiB first / at 25% / max / last: {rss[0]:.0f} / {quarter[0]:.0f} / {max(rss):.0f} / {rss[-1]:.0f} "
+          f"(growth after the first quarter {max(quarter) - quarter[0]:+.1f} MiB)")
+    print(f"projected wall time for {FULL_RUN:,} questions: {FULL_RUN / rate['distill'] / 60:.1f} min at the distill rate, "
+          f"{FULL_RUN / ideal_rate / 60:.1f} min at the slot limit (k samples: x k; n endpoints: / n)")
 
 
 if __name__ == "__main__":

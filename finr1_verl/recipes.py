@@ -113,6 +113,16 @@ def validate_recipe(name: str, cfg: DictConfig) -> None:
             omega_conf_to_dataclass(OmegaConf.select(cfg, section))
     except Exception as exc:
         raise RecipeError(str(exc)) from exc
+    arr, n_gpus = cfg.actor_rollout_ref, cfg.trainer.nnodes * cfg.trainer.n_gpus_per_node
+    if cfg.data.train_batch_size % arr.actor.ppo_mini_batch_size:
+        raise RecipeError(
+            f"data.train_batch_size={cfg.data.train_batch_size} is not a multiple of "
+            f"actor_rollout_ref.actor.ppo_mini_batch_size={arr.actor.ppo_mini_batch_size}"
+        )
+    if n_gpus % arr.rollout.tensor_model_parallel_size:
+        raise RecipeError(
+            f"{n_gpus} GPUs cannot hold vLLM replicas of tensor_model_parallel_size={arr.rollout.tensor_model_parallel_size}"
+        )
     manager = cfg.reward.reward_manager
     if manager.source == "register" and manager.name not in REWARD_MANAGER:
         raise RecipeError(f"reward.reward_manager.name={manager.name!r} is not one of {sorted(REWARD_MANAGER)}")

@@ -29,7 +29,9 @@ def write_instruct(path) -> None:
     for (system, words), count in INSTRUCT_STRATA.items():
         for k in range(count):
             answer = " ".join(["word"] * (words - 1) + [f"a{len(lines)}"])
-            lines.append(json.dumps({"system": system, "user": f"Question {len(lines)} ({k})?", "assistant": answer}))
+            lines.append(
+                json.dumps({"system": system, "user": f"Question {len(lines)} ({k})?", "assistant": answer})
+            )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

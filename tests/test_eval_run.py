@@ -13,6 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +30,7 @@ from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.eval.score import ScoringSettings
 from finr1_verl.reward.score import reset_judges
 from tests.support.fake_openai import FakeOpenAIServer, Reply
-from tests.support.shared_data import shared_path
+from tests.support.shared_data import REPO_ROOT, shared_path
 from tests.test_eval_items import write_instruct
 
 LIMIT = 8
@@ -42,7 +46,10 @@ BOOLEAN_OTHER = {"yes": "是", "no": "否", "是": "yes", "否": "no"}
 
 
 @pytest.fixture(autouse=True)
-def fresh_judges():
+def fresh_judges(monkeypatch):
+    """No judge from the environment, and none cached from a test whose server had another port."""
+    monkeypatch.delenv("FINR1_JUDGE_URLS", raising=False)
+    monkeypatch.delenv("FINR1_JUDGE_MODEL", raising=False)
     reset_judges()
     yield
     reset_judges()
@@ -136,8 +143,20 @@ class Script:
         return self.verdicts.get((reference, candidate), Reply("\\boxed{0}"))
 
 
-def cli_args(paths: dict[str, Path], out: Path, model_url: str, judge_url: str | None, *extra: str) -> list[str]:
-    args = ["run", "--out", str(out), "--limit", str(LIMIT), "--model", "fake-fin-r1", "--endpoint", model_url]
+def cli_args(
+    paths: dict[str, Path], out: Path, model_url: str, judge_url: str | None, *extra: str
+) -> list[str]:
+    args = [
+        "run",
+        "--out",
+        str(out),
+        "--limit",
+        str(LIMIT),
+        "--model",
+        "fake-fin-r1",
+        "--endpoint",
+        model_url,
+    ]
     for name, path in paths.items():
         args += ["--bench", f"{name}={path}"]
     if judge_url:
@@ -187,8 +206,12 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
 
     sent = fake_openai.requests
     assert len(sent) == 5 * LIMIT
-    assert {(b["temperature"], b["top_p"], b["max_tokens"], b["seed"]) for b in sent} == {(0.6, 0.95, 4096, 0)}
-    assert len(judge_server.requests) == 2 * 5 + 1 + 5  # undecided items, FI's wrong text, one failed try each
+    assert {(b["temperature"], b["top_p"], b["max_tokens"], b["seed"]) for b in sent} == {
+        (0.6, 0.95, 4096, 0)
+    }
+    assert (
+        len(judge_server.requests) == 2 * 5 + 1 + 5
+    )  # undecided items, FI's wrong text, one failed try each
 
     protocol = summary["protocol"]
     assert protocol["model"] == "fake-fin-r1" and protocol["backend"] == "endpoint" and protocol["seed"] == 0
@@ -197,11 +220,15 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
     assert protocol["prompt_version"] == "finr1-system-v1+finr1-question-v1"
     assert protocol["packages"]["verl"] == "0.9.1"
     items_file = json.loads((out / "items.json").read_text())["benchmarks"]
-    assert protocol["items"]["tfns"]["ids_sha256"] == items_file["tfns"]["ids_sha256"]
-    assert [r["id"] for r in read_items(out, "tfns")] == items_file["tfns"]["ids"]
+    assert protocol["items"]["tfns"]["selection_sha256"] == items_file["tfns"]["ids_sha256"]
+    assert len(items_file["tfns"]["ids"]) == protocol["items"]["tfns"]["selected"] == 1000
+    assert [r["id"] for r in read_items(out, "tfns")] == items_file["tfns"]["ids"][:LIMIT]
 
     report = (out / "report.md").read_text()
-    assert "| **fake-fin-r1 (judge)** | **50.0** | **50.0** | **50.0** | **50.0** | **50.0** | **50.0** |" in report
+    assert (
+        "| **fake-fin-r1 (judge)** | **50.0** | **50.0** | **50.0** | **50.0** | **50.0** | **50.0** |"
+        in report
+    )
     assert "| **fake-fin-r1 (rules only)** | **37.5** |" in report
     assert "| Fin-R1 (7B) | 76.0 | 85.0 | 81.0 | 71.0 | 62.9 | 75.2 |" in report
     with Image.open(out / "report.png") as image:
@@ -235,7 +262,10 @@ def test_rules_only_without_a_judge(bench_paths, fake_openai, tmp_path):
     scores = json.loads((out / "summary.json").read_text())["benchmarks"]["tfns"]
     assert (scores["rule_score"], scores["judge_score"], scores["judged"]) == (37.5, None, 0)
     report = (out / "report.md").read_text()
-    assert "(judge)" not in report and "| **fake-fin-r1 (rules only)** | **—** | **—** | **—** | **37.5** | **—** | **—** |" in report
+    assert (
+        "(judge)" not in report
+        and "| **fake-fin-r1 (rules only)** | **—** | **—** | **—** | **37.5** | **—** | **—** |" in report
+    )
 
 
 async def run_async(paths, out: Path, model_url: str, judge_url: str):
@@ -251,7 +281,9 @@ async def run_async(paths, out: Path, model_url: str, judge_url: str):
         await judge.client.aclose()
 
 
-async def test_resume_after_interruption_gives_identical_results(bench_paths, fake_openai, judge_server, tmp_path):
+async def test_resume_after_interruption_gives_identical_results(
+    bench_paths, fake_openai, judge_server, tmp_path
+):
     paths = {name: bench_paths[name] for name in ("finqa", "tfns")}
     script = Script(paths)
     judge_server.responder = script.judge
@@ -285,12 +317,52 @@ async def test_resume_after_interruption_gives_identical_results(bench_paths, fa
         assert (out / "items" / f"{name}.jsonl").read_bytes() == (
             tmp_path / "whole" / "items" / f"{name}.jsonl"
         ).read_bytes()
-    assert resumed["benchmarks"] == whole["benchmarks"] and resumed["protocol"]["items_sha256"] == (
-        whole["protocol"]["items_sha256"]
+    assert (
+        resumed["benchmarks"] == whole["benchmarks"]
+        and resumed["protocol"]["items_sha256"] == (whole["protocol"]["items_sha256"])
     )
 
 
-def test_failed_generations_are_retried_by_the_next_run(bench_paths, fake_openai, judge_server, tmp_path, capsys):
+def line_count(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_killed_process_resumes_to_the_same_bytes(bench_paths, fake_openai, judge_server, tmp_path):
+    paths = {"finqa": bench_paths["finqa"]}
+    script = Script(paths)
+    judge_server.responder = script.judge
+    fake_openai.responder = script.model
+    assert main(cli_args(paths, tmp_path / "whole", fake_openai.base_url, judge_server.base_url)) == 0
+
+    def slow_model(body: dict) -> Reply:
+        reply = script.model(body)
+        reply.delay = 0.3
+        return reply
+
+    fake_openai.reset()
+    fake_openai.responder = slow_model
+    out = tmp_path / "killed"
+    argv = cli_args(paths, out, fake_openai.base_url, judge_server.base_url, "--concurrency", "1")
+    process = subprocess.Popen([sys.executable, "-m", "finr1_verl.eval.cli", *argv], cwd=REPO_ROOT)
+    items = out / "items" / "finqa.jsonl"
+    deadline = time.monotonic() + 120
+    while line_count(items) < 2 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    finished = line_count(items)
+    assert 2 <= finished < LIMIT
+    sent_before = len(fake_openai.requests)
+    assert main(argv) == 0
+    assert len(fake_openai.requests) - sent_before == LIMIT - finished
+    assert items.read_bytes() == (tmp_path / "whole" / "items" / "finqa.jsonl").read_bytes()
+
+
+def test_failed_generations_are_retried_by_the_next_run(
+    bench_paths, fake_openai, judge_server, tmp_path, capsys
+):
     paths = {"finqa": bench_paths["finqa"]}
     script = Script(paths)
     judge_server.responder = script.judge
@@ -334,11 +406,32 @@ def test_pinned_items_file_is_reused(bench_paths, fake_openai, tmp_path, capsys)
     assert json.loads((out / "items.json").read_text())["benchmarks"]["tfns"]["ids"] == ids
 
 
+def test_a_larger_limit_extends_the_same_selection(bench_paths, fake_openai, tmp_path):
+    paths = {"finqa": bench_paths["finqa"]}
+    fake_openai.responder = Script(paths).model
+    out = tmp_path / "run"
+    assert main([*cli_args(paths, out, fake_openai.base_url, None), "--limit", "3"]) == 0
+    first = [r["id"] for r in read_items(out, "finqa")]
+    assert main(cli_args(paths, out, fake_openai.base_url, None)) == 0  # --limit 8
+    assert len(fake_openai.requests) == LIMIT  # 3, then only the 5 new ones
+    assert [r["id"] for r in read_items(out, "finqa")][:3] == first
+
+
 def test_unknown_benchmark_and_bad_data_name_the_problem(tmp_path, fake_openai, capsys):
-    with pytest.raises(SystemExit, match="unknown benchmark 'finqa2'"):
-        main(["run", "--bench", "finqa2=x.json", "--model", "m", "--endpoint", fake_openai.base_url])
+    assert main(["run", "--bench", "finqa2=x.json", "--model", "m", "--endpoint", fake_openai.base_url]) == 2
+    assert "finr1-eval: unknown benchmark 'finqa2'; known: finqa, convfinqa," in capsys.readouterr().err
     bad = tmp_path / "finqa_test.json"
     bad.write_text('[{"question": "q", "answer": "1"')
-    argv = ["run", "--bench", f"finqa={bad}", "--model", "m", "--endpoint", fake_openai.base_url, "--out", str(tmp_path)]
+    argv = [
+        "run",
+        "--bench",
+        f"finqa={bad}",
+        "--model",
+        "m",
+        "--endpoint",
+        fake_openai.base_url,
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 2
     assert f"{bad}: record line 1 column" in capsys.readouterr().err

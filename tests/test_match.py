@@ -70,6 +70,8 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         ("-9.7%", "-0.09709", EQUAL),
         ("a decrease of 9.7%", "-0.09709", EQUAL),
         ("下降9.7%", "-9.7%", EQUAL),
+        ("negative 5", "-5", EQUAL),
+        ("负5", "-5", EQUAL),
         # not one number
         ("5 or 6", "5", UNDECIDED),
         ("not 5", "5", UNDECIDED),
@@ -209,6 +211,7 @@ def test_several_readings_and_numpy_arrays():
     assert rule_verdict("-9.7%", ["10%", "-0.09709"]) is EQUAL, "executed reading keeps the sign"
     assert rule_verdict("10%", ["10%", "-0.09709"]) is EQUAL, "human reading gives the magnitude"
     assert rule_verdict("1.5", ["1.5 million", "7"]) is UNDECIDED
+    assert rule_verdict("0.14464", 0.14464) is EQUAL, "a scalar ground truth is one reading"
 
 
 def test_missing_candidate_or_gold():

@@ -103,8 +103,12 @@ def test_validation_rejects_a_legacy_reward_key():
 def test_validation_rejects_indivisible_batches():
     with pytest.raises(RecipeError, match="divisible"):
         validate_recipe("sft", compose_recipe("sft", ["trainer.n_gpus_per_node=3"]))
-    with pytest.raises(RecipeError):
-        validate_recipe("grpo", compose_recipe("grpo", ["actor_rollout_ref.actor.ppo_mini_batch_size=2000"]))
+    with pytest.raises(RecipeError, match="ppo_micro_batch_size"):  # verl's own validate_config
+        validate_recipe("grpo", compose_recipe("grpo", ["actor_rollout_ref.actor.use_dynamic_bsz=false"]))
+    with pytest.raises(RecipeError, match="not a multiple"):
+        validate_recipe("grpo", compose_recipe("grpo", ["data.train_batch_size=1000"]))
+    with pytest.raises(RecipeError, match="tensor_model_parallel_size"):
+        validate_recipe("grpo", compose_recipe("grpo", ["trainer.n_gpus_per_node=3"]))
 
 
 # --- project-wide checks ------------------------------------------------------------------------

@@ -85,7 +85,7 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 def benchmark(name: str) -> Benchmark:
     if name not in BENCHMARKS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[name]
 
 

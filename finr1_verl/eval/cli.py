@@ -26,7 +26,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from finr1_verl.data.records import RecordError
 from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
 from finr1_verl.eval.generate import EndpointBackend, Sampling, VLLMBackend
 from finr1_verl.eval.items import load_items, write_items_file
@@ -47,6 +46,8 @@ def _bench_paths(values: list[str]) -> dict[str, Path]:
             raise SystemExit(f"--bench expects NAME=PATH, got {value!r}; names: {', '.join(BENCHMARKS)}")
         benchmark(name.strip())
         paths[name.strip()] = Path(path.strip())
+        if not paths[name.strip()].exists():
+            raise FileNotFoundError(f"--bench {value}: no such file or directory")
     if not paths:
         raise SystemExit(f"give at least one --bench NAME=PATH; names: {', '.join(BENCHMARKS)}")
     return paths
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
                     await judge.client.aclose()
 
         summary = asyncio.run(evaluate())
-    except (ValueError, KeyError, RuntimeError, FileNotFoundError) as err:  # RecordError, RunMismatch too
+    except (ValueError, RuntimeError, FileNotFoundError) as err:  # RecordError, RunMismatch are ValueErrors
         print(f"finr1-eval: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(markdown(summary))
@@ -206,7 +207,7 @@ def select(args: argparse.Namespace) -> int:
             name: [item.id for item in load_items(benchmark(name), path, args.seed, limit=args.limit).items]
             for name, path in _bench_paths(args.bench).items()
         }
-    except (RecordError, KeyError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError) as err:
         print(f"finr1-eval: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     write_items_file(args.out, args.seed, selected)

@@ -27,7 +27,8 @@ from finr1_verl.eval.benchmarks import Benchmark, EvalItem, eval_item, iter_pars
 class Loaded:
     """A benchmark's items in selection order, with what the parser produced and rejected."""
 
-    items: list[EvalItem]
+    items: list[EvalItem]  # the ones scored: the first ``limit`` of the selection
+    selected: list[str]  # the whole selection's ids (what the items file pins)
     parsed: int
     rejects: list[Rejected]
 
@@ -81,6 +82,7 @@ def load_items(
             if isinstance(item, Example)
         ]
         ids = select_ids(bench, keys, seed)
+    selected = ids
     if limit is not None:
         ids = ids[:limit]
     wanted, found, rejects, parsed = set(ids), {}, [], 0
@@ -96,7 +98,7 @@ def load_items(
         raise RecordError(
             path, missing[0], "id", f"{len(missing)} selected item id(s) of {bench.name} are not in the data"
         )
-    return Loaded([eval_item(bench, found[rid]) for rid in ids], parsed, rejects)
+    return Loaded([eval_item(bench, found[rid]) for rid in ids], selected, parsed, rejects)
 
 
 def write_items_file(path: Path, seed: int, selected: dict[str, list[str]]) -> None:

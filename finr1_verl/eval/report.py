@@ -67,7 +67,15 @@ def build_summary(
         "scoring": settings["scoring"],
         "seed": config.seed,
         "limit": config.limit,
-        "items": {name: {"count": len(ids), "ids_sha256": ids_sha256(ids)} for name, ids in item_ids.items()},
+        "items": {
+            name: {
+                "count": len(ids),
+                "ids_sha256": ids_sha256(ids),
+                "selected": len(loaded[name].selected),
+                "selection_sha256": ids_sha256(loaded[name].selected),
+            }
+            for name, ids in item_ids.items()
+        },
         "items_sha256": ids_sha256(every_id),
         "packages": package_versions(),
         "command": config.command,

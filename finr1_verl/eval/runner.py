@@ -3,7 +3,8 @@
 Output folder (``--out``)::
 
     run.json            the settings the responses were produced and scored with
-    items.json          the selected item ids per benchmark (reusable with --items)
+    items.json          the selected item ids per benchmark, in rank order (reusable with --items;
+                        --limit N scores the first N of them)
     items/<name>.jsonl  one line per item: prompt, response, extracted answer, verdicts, judge reply
     rejects.jsonl       input records the parsers could not use, with their reason
     summary.json        scores + protocol; report.md and report.png (see report.py)
@@ -32,6 +33,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from finr1_verl import prompts
+from finr1_verl.data.records import RecordError
 from finr1_verl.eval.benchmarks import PROMPT_VERSION, Benchmark, EvalItem, benchmark
 from finr1_verl.eval.generate import Generation, Request, Sampling
 from finr1_verl.eval.items import Loaded, load_items, read_items_file, write_items_file
@@ -227,17 +229,17 @@ async def run_eval(config: EvalConfig, backend: Backend, judge: AnswerJudge | No
     pinned_path = config.items_file or config.out / "items.json"
     pinned = read_items_file(pinned_path) if pinned_path.exists() else {}
     if config.items_file is not None:
-        absent = sorted(set(config.data) - set(pinned))
-        if absent:
-            raise KeyError(f"{config.items_file}: no item ids for benchmark(s) {', '.join(absent)}")
+        for name in config.data:
+            if name not in pinned:
+                raise RecordError(
+                    config.items_file, name, "ids", "the items file lists no ids for this benchmark"
+                )
     loaded = {
         name: load_items(benchmark(name), path, config.seed, pinned.get(name), config.limit)
         for name, path in config.data.items()
     }
     write_items_file(
-        config.out / "items.json",
-        config.seed,
-        {name: [i.id for i in ld.items] for name, ld in loaded.items()},
+        config.out / "items.json", config.seed, {name: ld.selected for name, ld in loaded.items()}
     )
     write_jsonl(
         config.out / "rejects.jsonl",

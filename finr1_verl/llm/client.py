@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -248,7 +249,7 @@ class LLMClient:
                 api_key=self._api_key,
                 max_retries=0,
                 timeout=timeout,
-                http_client=httpx.AsyncClient(limits=limits, timeout=timeout),
+                http_client=_http_client(limits, timeout),
             )
             state.clients[endpoint] = client
             state.semaphores[endpoint] = asyncio.Semaphore(self.max_concurrency)
@@ -342,10 +343,14 @@ class LLMClient:
                     timeout_s,
                 )
                 latency = time.perf_counter() - started
-        except (asyncio.TimeoutError, openai.APITimeoutError) as exc:
+        except asyncio.TimeoutError as exc:
             raise LLMError(TIMEOUT, f"no reply within {timeout_s:g}s", endpoint=endpoint) from exc
-        except openai.APIConnectionError as exc:
-            raise LLMError(CONNECT, f"connection failed: {exc}", endpoint=endpoint) from exc
+        except openai.APIConnectionError as exc:  # APITimeoutError included
+            if _is_connection_failure(exc):
+                raise LLMError(
+                    CONNECT, f"connection failed: {exc.__cause__ or exc}", endpoint=endpoint
+                ) from exc
+            raise LLMError(TIMEOUT, f"no reply within {timeout_s:g}s", endpoint=endpoint) from exc
         except openai.APIStatusError as exc:
             raise _status_error(exc, endpoint) from exc
         except (openai.APIError, ValueError) as exc:  # validation errors; JSONDecodeError is a ValueError
@@ -358,6 +363,38 @@ class LLMClient:
         self.stats.add("prompt_tokens", result.usage.prompt_tokens)
         self.stats.add("completion_tokens", result.usage.completion_tokens)
         return result
+
+
+def _http_client(limits: httpx.Limits, timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """aiohttp under the httpx interface when installed (``openai[aiohttp]``), else plain httpx.
+
+    httpcore's connection pool spends O(requests x connections) per request; with 64 requests in
+    flight that, not the server, set the pace (measured in bench/bench_reward.py).
+    """
+    if importlib.util.find_spec("httpx_aiohttp") is not None:
+        return openai.DefaultAioHttpClient(limits=limits, timeout=timeout)
+    return httpx.AsyncClient(limits=limits, timeout=timeout)
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """True when the chain holds a refused/reset connection rather than a timeout.
+
+    The aiohttp transport reports both as ``httpx.ConnectTimeout``; the cause underneath tells.
+    """
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, (asyncio.TimeoutError, httpx.ReadTimeout, httpx.PoolTimeout, httpx.WriteTimeout)):
+            return False
+        if isinstance(seen, (ConnectionError, OSError)) or type(seen).__name__ in _CONNECTION_ERRORS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return not isinstance(exc, openai.APITimeoutError)
+
+
+# aiohttp's refused / reset / disconnected errors (matched by name: aiohttp is optional here).
+_CONNECTION_ERRORS = frozenset(
+    {"ClientConnectorError", "ClientOSError", "ServerDisconnectedError", "ClientConnectionResetError"}
+)
 
 
 def _forget(inflight: dict[str, asyncio.Task], key: str, task: asyncio.Task) -> None:

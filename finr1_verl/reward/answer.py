@@ -30,14 +30,8 @@ MAX_BOX_CHARS = 2_048
 _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)[ ]*\{")
 _BRACE = re.compile(r"[{}]")
 _WRAPPER = re.compile(r"^\\(?:text|textbf|mathrm|mathbf|rm|bf)\s*\{([^{}]*)\}$")
-_ANSWER_CUES = (
-    "the answer is",
-    "the final answer is",
-    "final answer:",
-    "answer:",
-    "答案是",
-    "答案为",
-    "答案：",
+_ANSWER_CUE = re.compile(
+    r"the (?:final )?answer is|final answer:|answer:|答案是|答案为|答案：", re.IGNORECASE
 )
 
 
@@ -117,15 +111,12 @@ def last_boxed(text: str) -> str | None:
 
 
 def _after_cue(text: str) -> str | None:
-    lowered = text.lower()
-    best, best_end = -1, -1
-    for cue in _ANSWER_CUES:
-        position = lowered.rfind(cue)
-        if position > best:
-            best, best_end = position, position + len(cue)
-    if best < 0:
+    """The rest of the line after the last answer cue ("the answer is", "答案是", ...)."""
+    cues = list(_ANSWER_CUE.finditer(text))
+    if not cues:
         return None
-    line = text[best_end:].lstrip(" \t:：").split("\n", 1)[0]
+    last = cues[-1]
+    line = text[last.end() :].lstrip(" \t:：").split("\n", 1)[0]
     return line.strip().rstrip(".。").strip() or None
 
 

@@ -60,6 +60,7 @@ class Verdict(enum.Enum):
 
 def infer_answer_type(ground_truth: str) -> str:
     """numeric | choice | label | boolean | text, read from the ground truth alone."""
+    ground_truth = str(ground_truth)
     if len(ground_truth) > MAX_ANSWER_CHARS:
         return "text"
     if _PLAIN_NUMBER.fullmatch(ground_truth.strip()):
@@ -111,7 +112,8 @@ def _readings(ground_truth: str | Iterable[str] | None) -> list[str]:
     """Non-empty ground-truth readings from a string, a list/tuple or a numpy array of strings."""
     if ground_truth is None:
         return []
-    items = [ground_truth] if isinstance(ground_truth, (str, bytes)) else list(ground_truth)
+    scalar = isinstance(ground_truth, (str, bytes, int, float)) or not hasattr(ground_truth, "__iter__")
+    items = [ground_truth] if scalar else list(ground_truth)
     readings = []
     for item in items:
         text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)

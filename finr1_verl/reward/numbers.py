@@ -11,8 +11,8 @@ Decorations understood: thousands separators, ``(1,234)`` as negative, unicode m
 signs and words ($ € ¥ £ 元 美元 人民币 USD RMB …), ``%``/percent/``\\%``/percentage points/百分之,
 basis points (bp, bps, 基点), scale words (thousand/million/billion/trillion, k/m/mn/bn, 千/万/
 百万/千万/亿/万亿), scientific notation (``1.2e5``, ``1.2 \\times 10^{5}``), simple fractions (``a/b``,
-``\\frac{a}{b}``), and words of direction (decrease/decline/下降/减少 make an unsigned number
-negative).  Other words ("shares", "years") are ignored.
+``\\frac{a}{b}``), minus words (negative/minus/负) and words of direction (decrease/decline/
+下降/减少 make an unsigned number negative).  Other words ("shares", "years") are ignored.
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ _DECREASE_WORDS = {
     "decrease", "decreased", "decline", "declined", "drop", "dropped", "fell", "fall", "down", "lower",
     "reduction", "下降", "减少", "下跌", "降低",
 }  # fmt: skip
+_MINUS_WORDS = {"negative", "minus", "负"}
 _NEGATIONS = {"not", "no", "never", "neither", "nor", "isn't", "不", "非", "没有", "不是"}
 _REFUSED_SYMBOLS = set("<>≤≥±^[]|&=≠/\\@")
 # Longest first, so "万亿元" splits as 万亿 + 元.
 _CJK_WORDS = sorted(
-    [w for w in (*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_DECREASE_WORDS, *_NEGATIONS)
+    [w for w in (*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_DECREASE_WORDS, *_MINUS_WORDS, *_NEGATIONS)
      if w and "\u4e00" <= w[0] <= "\u9fff"],
     key=len,
     reverse=True,
@@ -193,7 +194,12 @@ def _decorate(value: float, ulp: float, before: list[str], after: list[str]) -> 
     currencies = {_CURRENCIES[w] for w in words if w in _CURRENCIES}
     if len(currencies) > 1 or (percent and basis_points):
         return None
-    negative = "-" in before or ("(" in before and ")" in after) or any(w in _DECREASE_WORDS for w in words)
+    negative = (
+        "-" in before
+        or ("(" in before and ")" in after)
+        or any(w in _MINUS_WORDS for w in before)
+        or any(w in _DECREASE_WORDS for w in words)
+    )
     scale = math.prod((_SCALES[w] for w in after if w in _SCALES), start=1.0)
     factor = scale * (0.01 if percent else 1.0) * (1e-4 if basis_points else 1.0)
     value, ulp = value * factor, ulp * factor

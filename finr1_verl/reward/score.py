@@ -20,7 +20,6 @@ them as metrics.  Clients and judges are built once per settings and reused by e
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from finr1_verl.llm import LLMClient, parse_endpoints, run_sync
+from finr1_verl.llm.slicer import LoopSlicer
 from finr1_verl.reward.answer import answer_span, extract_answer
 from finr1_verl.reward.format import check_format
 from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
@@ -45,6 +45,7 @@ RULE_CODES = {Verdict.EQUAL: 1.0, Verdict.DIFFERENT: 0.0, Verdict.UNDECIDED: -1.
 # Passed by verl itself; anything else unknown in reward_kwargs is a likely typo and is warned about.
 VERL_KWARGS = ("reward_router_address", "reward_model_tokenizer")
 WARN_INTERVAL_S = 60.0
+_SLICER = LoopSlicer()
 
 
 @dataclass(frozen=True)
@@ -180,13 +181,14 @@ def rule_outcome(
 
 
 async def score_response(solution_str: str, sample: Sample, settings: ScoreSettings) -> RewardResult:
-    """The reward of one response (see the module docstring).
+    """The reward of one response (see the module docstring)."""
+    result, to_judge = await _SLICER.run(rule_outcome, solution_str, sample, settings)
+    return await _finish(result, to_judge, sample, settings)
 
-    The rule part runs in the loop's default executor: ~0.2 ms of CPU per sample would otherwise
-    stall the event loop for a whole batch gathered at once (verl's reward workers do that).
-    """
-    loop = asyncio.get_running_loop()
-    result, to_judge = await loop.run_in_executor(None, rule_outcome, solution_str, sample, settings)
+
+async def _finish(
+    result: RewardResult, to_judge: str | None, sample: Sample, settings: ScoreSettings
+) -> RewardResult:
     if to_judge is not None:
         await _judge(result, to_judge, sample, settings)
     result.score = settings.format_weight * result.format + settings.accuracy_weight * result.acc
@@ -219,10 +221,21 @@ async def compute_score(
     extra_info: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> dict[str, float]:
-    """verl's custom reward function: the fixed :data:`SCORE_KEYS` dict (``score`` is the reward)."""
+    """verl's custom reward function: the fixed :data:`SCORE_KEYS` dict (``score`` is the reward).
+
+    All CPU work (settings, row fields, format, extraction, guard, rules) runs in loop slices, so a
+    whole batch gathered at once never stalls the event loop; only the judge call is awaited.
+    """
+    settings, sample, result, to_judge = await _SLICER.run(
+        _prepare, data_source, solution_str, ground_truth, extra_info, kwargs
+    )
+    return (await _finish(result, to_judge, sample, settings)).as_dict()
+
+
+def _prepare(data_source, solution_str, ground_truth, extra_info, kwargs):
     settings = ScoreSettings.from_kwargs(kwargs)
     sample = read_sample(data_source, ground_truth, extra_info)
-    return (await score_response(solution_str, sample, settings)).as_dict()
+    return (settings, sample, *rule_outcome(solution_str, sample, settings))
 
 
 def compute_score_sync(

@@ -25,10 +25,10 @@ from finr1_verl.data.sources.base import (
     text,
 )
 from finr1_verl.prompts import FINFE_QUESTION
+from finr1_verl.reward.labels import FINFE_LABELS
 
 SOURCE = "fincuge"
 LABELLED_FILES = ("train_list.json", "eval_list.json")
-FINFE_LABELS = {"0": "消极", "1": "中性", "2": "积极"}
 
 
 def parse(path: str | Path) -> Iterator[ParseItem]:

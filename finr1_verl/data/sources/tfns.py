@@ -23,9 +23,9 @@ from finr1_verl.data.sources.base import (
     text,
 )
 from finr1_verl.prompts import TFNS_QUESTION
+from finr1_verl.reward.labels import TFNS_LABELS
 
 SOURCE = "tfns"
-LABELS = {"0": "Bearish", "1": "Bullish", "2": "Neutral"}
 
 
 def parse(path: str | Path) -> Iterator[ParseItem]:
@@ -38,7 +38,7 @@ def parse(path: str | Path) -> Iterator[ParseItem]:
             if problem:
                 yield problem
                 continue
-            if label not in LABELS:
+            if label not in TFNS_LABELS:
                 yield Rejected(
                     SOURCE, str(file), f"line {line}", BAD_LABEL, f"label {label!r} not in 0/1/2", rid
                 )
@@ -50,6 +50,6 @@ def parse(path: str | Path) -> Iterator[ParseItem]:
                 answer=label,
                 answer_type="label",
                 split=split_from_name(file),
-                choices=dict(LABELS),
+                choices=dict(TFNS_LABELS),
             )
             yield guard.check(example, str(file), f"line {line}")
