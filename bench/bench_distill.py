@@ -3,7 +3,8 @@
 Target (issue 6): 60,000 questions against a teacher answering in 2 s ± jitter with 256 request
 slots: achieved concurrency >= 95% of the limit, client overhead <= 1 ms per request, flat memory.
 Running all 60,000 at 2 s per request takes ~8 minutes at best, so the run covers ``--questions``
-(default 2,000) and projects the full run from the measured rate.
+(default 2,000; 6,000 gives a longer steady state) and projects the full run from the steady
+in-flight count (Little's law: rate = requests in flight / latency).
 
 The teacher is the project's FakeOpenAIServer in its own process (so its CPU is not counted as the
 client's), replying with a ~6 KB trace after uniform(latency - jitter, latency + jitter) seconds and
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import resource
 import signal
@@ -49,7 +49,7 @@ TRACE = " ".join(
 )
 
 
-def serve(port_file: Path, samples_file: Path, latency: float, jitter: float, total: int) -> None:
+def serve(port_file: Path, samples_file: Path, latency: float, jitter: float) -> None:
     """The teacher process: FakeOpenAIServer + an in-flight sampler, until SIGTERM."""
     from tests.support.fake_openai import FakeOpenAIServer, Reply
 
@@ -68,16 +68,15 @@ def serve(port_file: Path, samples_file: Path, latency: float, jitter: float, to
     port_file.write_text(str(server.port))
     while not stop.wait(0.05):
         samples.append((time.monotonic(), server.in_flight, len(server.requests)))
-        server.requests.clear() if len(server.requests) > 10 * total else None
     server.stop()
     samples_file.write_text(json.dumps(samples))
 
 
-def start_server(tmp: Path, args: argparse.Namespace, total: int) -> tuple[subprocess.Popen, str, Path]:
+def start_server(tmp: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str, Path]:
     port_file, samples_file = tmp / "port", tmp / f"samples-{time.monotonic_ns()}.json"
     port_file.unlink(missing_ok=True)
     command = [sys.executable, __file__, "--serve", str(port_file), str(samples_file)]
-    command += ["--latency", str(args.latency), "--jitter", str(args.jitter), "--questions", str(total)]
+    command += ["--latency", str(args.latency), "--jitter", str(args.jitter)]
     process = subprocess.Popen(command)
     deadline = time.monotonic() + 30
     while not port_file.exists() or not port_file.read_text():
@@ -145,9 +144,67 @@ def run_baseline(url: str, requests: int, concurrency: int) -> tuple[float, floa
 
     body = {"model": "deepseek-ai/DeepSeek-R1", "messages": [{"role": "user", "content": "x" * 1500}]}
 
-    async def measure(tmp: Path, args: argparse.Namespace, total: int, run) -> tuple[float, float, float, object]:
+    async def main() -> None:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            remaining = iter(range(requests))
+
+            async def worker() -> None:
+                for _ in remaining:
+                    async with session.post(f"{url}/chat/completions", json=body) as response:
+                        await response.json()
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def run_client(url: str, requests: int, concurrency: int) -> tuple[float, float]:
+    """The shared LLM client alone, as distill calls it: (wall seconds, CPU seconds)."""
+    from finr1_verl.data.runner import run_pool
+    from finr1_verl.llm import LLMClient
+
+    client = LLMClient(
+        url, "deepseek-ai/DeepSeek-R1", max_concurrency=concurrency, timeout_s=60, cache_size=0, seed=None
+    )
+    messages = [{"role": "user", "content": "x" * 1500}, {"role": "assistant", "content": "<think>\n"}]
+
+    async def ask(_: int) -> None:
+        await client.chat(messages, temperature=0.6, max_tokens=16384, use_cache=False)
+
+    async def main() -> None:
+        await run_pool(range(requests), ask, concurrency)
+        await client.aclose()
+
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def run_pipeline(
+    url: str, source: Path, out: Path, concurrency: int
+) -> tuple[float, float, dict, list[float]]:
+    """``distill()`` end to end: (wall seconds, CPU seconds, report, RSS samples in MiB)."""
+    from finr1_verl.data.build import SourceInput
+    from finr1_verl.data.distill import DistillConfig, distill
+    from finr1_verl.llm import LLMClient
+
+    client = LLMClient(
+        url, "deepseek-ai/DeepSeek-R1", max_concurrency=concurrency, timeout_s=60, cache_size=0, seed=None
+    )
+    config = DistillConfig(out=out, progress=False)
+    with RssSampler() as rss:
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        report = distill([SourceInput("bench", source, {"id": "id"})], client, config)
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    return wall, cpu, report, rss.samples
+
+
+def measure(tmp: Path, args: argparse.Namespace, total: int, run) -> tuple[float, float, float, object]:
     """Run ``run(url)`` against a fresh teacher process: (wall s, CPU s, steady in-flight, extra)."""
-    server, url, samples_file = start_server(tmp, args, total)
+    server, url, samples_file = start_server(tmp, args)
     try:
         wall, cpu, *extra = run(url)
     finally:
@@ -156,16 +213,23 @@ def run_baseline(url: str, requests: int, concurrency: int) -> tuple[float, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--questions", type=int, default=2_000, help="questions through distill (k = 1)")
     parser.add_argument("--concurrency", type=int, default=256, help="request slots (the teacher's limit)")
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--jitter", type=float, default=0.5)
-    parser.add_argument("--baseline-requests", type=int, default=1_000, help="requests for the bare aiohttp and client-only runs")
+    parser.add_argument(
+        "--baseline-requests",
+        type=int,
+        default=1_000,
+        help="requests for the bare aiohttp and client-only runs",
+    )
     parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(*args.serve, args.latency, args.jitter, args.questions)
+        serve(*args.serve, args.latency, args.jitter)
         return
     n_base = args.baseline_requests
     with tempfile.TemporaryDirectory() as name:
@@ -173,11 +237,22 @@ def main() -> None:
         source = tmp / "questions.jsonl"
         write_source(source, args.questions)
         runs = {
-            "bare aiohttp": (n_base, measure(tmp, args, n_base, lambda url: run_baseline(url, n_base, args.concurrency))),
-            "LLMClient": (n_base, measure(tmp, args, n_base, lambda url: run_client(url, n_base, args.concurrency))),
+            "bare aiohttp": (
+                n_base,
+                measure(tmp, args, n_base, lambda url: run_baseline(url, n_base, args.concurrency)),
+            ),
+            "LLMClient": (
+                n_base,
+                measure(tmp, args, n_base, lambda url: run_client(url, n_base, args.concurrency)),
+            ),
             "distill": (
                 args.questions,
-                measure(tmp, args, args.questions, lambda url: run_pipeline(url, source, tmp / "out", args.concurrency)),
+                measure(
+                    tmp,
+                    args,
+                    args.questions,
+                    lambda url: run_pipeline(url, source, tmp / "out", args.concurrency),
+                ),
             ),
         }
     report, rss = runs["distill"][1][3]
@@ -187,20 +262,36 @@ def main() -> None:
     rate = {name: n / wall for name, (n, (wall, _, _, _)) in runs.items()}
     cpu_ms = {name: 1000 * cpu / n for name, (n, (_, cpu, _, _)) in runs.items()}
     inflight = {name: conc / args.concurrency for name, (_, (_, _, conc, _)) in runs.items()}
-    print(f"distill bench: {args.questions:,} questions ({ok:,} traces kept), {args.concurrency} slots, "
-          f"latency {args.latency:g} s ± {args.jitter:g} s; baseline runs {n_base:,} requests")
+    print(
+        f"distill bench: {args.questions:,} questions ({ok:,} traces kept), {args.concurrency} slots, "
+        f"latency {args.latency:g} s ± {args.jitter:g} s; baseline runs {n_base:,} requests"
+    )
     print(f"{'':36}" + "".join(f"{name:>14}" for name in names))
     print(f"{'requests/s':36}" + "".join(f"{rate[name]:14.1f}" for name in names))
-    print(f"{'requests/s / ideal (slots/latency)':36}" + "".join(f"{rate[name] / ideal_rate:14.1%}" for name in names))
+    print(
+        f"{'requests/s / ideal (slots/latency)':36}"
+        + "".join(f"{rate[name] / ideal_rate:14.1%}" for name in names)
+    )
     print(f"{'steady in-flight / limit':36}" + "".join(f"{inflight[name]:14.1%}" for name in names))
     print(f"{'client CPU ms / request':36}" + "".join(f"{cpu_ms[name]:14.3f}" for name in names))
-    print(f"{'CPU ratio to bare aiohttp':36}" + "".join(f"{cpu_ms[name] / cpu_ms[names[0]]:14.2f}" for name in names))
-    print(f"distill's own CPU on top of the client: {cpu_ms['distill'] - cpu_ms['LLMClient']:.3f} ms / request")
+    print(
+        f"{'CPU ratio to bare aiohttp':36}"
+        + "".join(f"{cpu_ms[name] / cpu_ms[names[0]]:14.2f}" for name in names)
+    )
+    print(
+        f"distill's own CPU on top of the client: {cpu_ms['distill'] - cpu_ms['LLMClient']:.3f} ms / request"
+    )
     quarter = rss[len(rss) // 4 :] or rss
-    print(f"distill RSS MiB first / at 25% / max / last: {rss[0]:.0f} / {quarter[0]:.0f} / {max(rss):.0f} / {rss[-1]:.0f} "
-          f"(growth after the first quarter {max(quarter) - quarter[0]:+.1f} MiB)")
-    print(f"projected wall time for {FULL_RUN:,} questions: {FULL_RUN / rate['distill'] / 60:.1f} min at the distill rate, "
-          f"{FULL_RUN / ideal_rate / 60:.1f} min at the slot limit (k samples: x k; n endpoints: / n)")
+    print(
+        f"distill RSS MiB first / at 25% / max / last: {rss[0]:.0f} / {quarter[0]:.0f} / {max(rss):.0f} / {rss[-1]:.0f} "
+        f"(growth after the first quarter {max(quarter) - quarter[0]:+.1f} MiB)"
+    )
+    steady_rate = inflight["distill"] * ideal_rate  # Little's law: requests in flight / latency
+    print(
+        f"projected wall time for {FULL_RUN:,} questions: {FULL_RUN / steady_rate / 60:.1f} min at the steady "
+        f"distill rate ({steady_rate:.0f} req/s), {FULL_RUN / ideal_rate / 60:.1f} min at the slot limit "
+        f"(k samples: x k; n endpoints: / n)"
+    )
 
 
 if __name__ == "__main__":

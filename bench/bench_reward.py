@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
+import multiprocessing
 import random
 import re
 import statistics
@@ -41,7 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from finr1_verl.data.rows import rl_row  # noqa: E402
 from finr1_verl.data.sources import parser_for  # noqa: E402
-from finr1_verl.reward import compute_score, judge_stats, reset_judges  # noqa: E402
+from finr1_verl.reward import (  # noqa: E402
+    ScoreSettings,
+    close_judges,
+    compute_score,
+    judge_stats,
+    read_sample,
+    rule_outcome,
+)
 from tests.support.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 from tests.support.shared_data import SHARED_DATA  # noqa: E402
 
@@ -54,7 +63,7 @@ SOURCES = {
 LABEL_NAMES = {"0": "Bearish", "1": "Bullish", "2": "Neutral"}
 
 
-# --- the judge server ------------------------------------------------------------------------
+# --- the judge server (its own process, as a real judge is) ------------------------------------
 class SlottedJudge(FakeOpenAIServer):
     """The loopback server with a fixed number of serving slots; further requests queue."""
 
@@ -69,9 +78,12 @@ class SlottedJudge(FakeOpenAIServer):
         if self.fault_every and self._count % self.fault_every == 0:
             return Reply(status=503, headers={"Retry-After": "1"}, delay=self.latency)
         user = body["messages"][-1]["content"]
-        match = re.search(r"<reference_answer>\n(.*?)\n.*?<candidate_answer>\n(.*?)\n</candidate_answer>", user, re.S)
-        equal = bool(match) and self.truth.get((match.group(1), match.group(2)), False)
-        if not match:  # the baseline's prompt: "reference: X\nsolution: Y"
+        match = re.search(
+            r"<reference_answer>\n(.*?)\n.*?<candidate_answer>\n(.*?)\n</candidate_answer>", user, re.S
+        )
+        if match:
+            equal = self.truth.get((match.group(1), match.group(2)), False)
+        else:  # the baseline's prompt: "reference: X\nsolution: Y"
             ref, _, sol = user.partition("\nsolution: ")
             equal = self.truth.get((ref.removeprefix("reference: "), sol), False)
         return Reply(content="\\boxed{1}" if equal else "\\boxed{0}", delay=self.latency)
@@ -81,6 +93,44 @@ class SlottedJudge(FakeOpenAIServer):
             self._slots_sem = asyncio.Semaphore(self.slots)
         async with self._slots_sem:
             return await super()._answer(request, body, reply)
+
+
+def _serve(conn, slots: int, latency: float, truth: dict, fault_every: int) -> None:
+    """Child process: run the judge and answer "url" / "reset" / "calls" / "stop" over a pipe."""
+    server = SlottedJudge(slots, latency, truth, fault_every).start()
+    conn.send(server.base_url)
+    while (command := conn.recv()) != "stop":
+        if command == "reset":
+            server.reset()
+            conn.send(None)
+        elif command == "calls":
+            conn.send(len(server.requests))
+    server.stop()
+
+
+class JudgeProcess:
+    """Handle on the judge running in a child process."""
+
+    def __init__(self, slots: int, latency: float, truth: dict, fault_every: int):
+        self.slots, self.latency = slots, latency
+        self._conn, child = multiprocessing.Pipe()
+        self._proc = multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(child, slots, latency, truth, fault_every), daemon=True
+        )
+        self._proc.start()
+        self.base_url = self._conn.recv()
+
+    def reset(self) -> None:
+        self._conn.send("reset")
+        self._conn.recv()
+
+    def calls(self) -> int:
+        self._conn.send("calls")
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        self._conn.send("stop")
+        self._proc.join(10)
 
 
 # --- the batch -------------------------------------------------------------------------------
@@ -106,12 +156,22 @@ def variants(row: dict, rng: random.Random) -> dict[str, list[str]]:
     kind = row["extra_info"]["answer_type"]
     if kind == "label":
         others = [v for k, v in LABEL_NAMES.items() if k != gold]
-        return {"right": [gold], "notation": [LABEL_NAMES[gold]], "wrong": others, "units": [LABEL_NAMES[gold]]}
+        return {
+            "right": [gold],
+            "notation": [LABEL_NAMES[gold]],
+            "wrong": others,
+            "units": [LABEL_NAMES[gold]],
+        }
     if kind == "choice":
         choices = json.loads(row["extra_info"]["choices"])
         wrong = [k for k in choices if k not in gold] or ["E"]
         first = gold[0]
-        return {"right": [gold], "notation": [f"{first}. {choices.get(first, '')}"], "wrong": wrong, "units": [gold]}
+        return {
+            "right": [gold],
+            "notation": [f"{first}. {choices.get(first, '')}"],
+            "wrong": wrong,
+            "units": [gold],
+        }
     if kind == "numeric":
         number = re.sub(r"[^0-9.\-]", "", gold)
         try:
@@ -138,7 +198,9 @@ def build_batch(rows: list[dict], samples: int, rng: random.Random):
         pool = []
         for kind in rng.choices(kinds, weights, k=3):
             if kind == "malformed":
-                pool.append(("malformed", rng.choice(["The answer is 5", "<think>\nstill thinking", wrap("")])))
+                pool.append(
+                    ("malformed", rng.choice(["The answer is 5", "<think>\nstill thinking", wrap("")]))
+                )
             else:
                 pool.append((kind, wrap(f"\\boxed{{{rng.choice(options[kind])}}}")))
         for _ in range(samples):
@@ -184,7 +246,10 @@ async def genrm_remote_style(url: str, row: dict, solution: str, retries: int = 
     }
     for _ in range(retries):
         try:
-            async with aiohttp.ClientSession() as session, session.post(f"{url}/chat/completions", json=payload) as resp:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(f"{url}/chat/completions", json=payload) as resp,
+            ):
                 resp.raise_for_status()
                 content = (await resp.json())["choices"][0]["message"]["content"]
             return float(content.strip() == "\\boxed{1}")
@@ -193,9 +258,20 @@ async def genrm_remote_style(url: str, row: dict, solution: str, retries: int = 
     return 0.0
 
 
-async def run_config(name: str, server: SlottedJudge, batch, kwargs: dict | None) -> dict:
+async def run_config(name: str, server: JudgeProcess, batch, kwargs: dict | None) -> dict:
     server.reset()
-    reset_judges()
+    await close_judges()
+    gc.collect()
+    pauses: list[float] = []
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        elif info["generation"] == 2:
+            pauses.append(time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(on_gc)
     probe = LagProbe()
     probe.start()
     started = time.perf_counter()
@@ -203,7 +279,9 @@ async def run_config(name: str, server: SlottedJudge, batch, kwargs: dict | None
         coros = [genrm_remote_style(server.base_url, row, text) for row, text in batch]
     else:
         coros = [
-            compute_score(row["data_source"], text, row["reward_model"]["ground_truth"], row["extra_info"], **kwargs)
+            compute_score(
+                row["data_source"], text, row["reward_model"]["ground_truth"], row["extra_info"], **kwargs
+            )
             for row, text in batch
         ]
     results = []
@@ -213,7 +291,9 @@ async def run_config(name: str, server: SlottedJudge, batch, kwargs: dict | None
             bar.update()
     wall = time.perf_counter() - started
     lag_p99 = await probe.stop()
-    calls = len(server.requests)
+    gc.callbacks.remove(on_gc)
+    await close_judges()
+    calls = server.calls()
     physical = math.ceil(calls / server.slots) * server.latency
     judge_errors = sum(r["judge_error"] for r in results if isinstance(r, dict))
     stats = next(iter(judge_stats().values()), {}) if kwargs is not None else {}
@@ -228,12 +308,25 @@ async def run_config(name: str, server: SlottedJudge, batch, kwargs: dict | None
         "judge_errors": judge_errors,
         "dedup_or_cache_hits": stats.get("dedup_hits", 0) + stats.get("cache_hits", 0),
         "retries": stats.get("retries", 0),
+        "gc2_pause_max_ms": 1000 * max(pauses, default=0.0),
+        "rules_cpu_s": 0.0,
     }
+
+
+def rules_cpu_seconds(batch, kwargs: dict) -> float:
+    """Time to run format, extraction, guard and rules over the batch in one thread: the CPU floor."""
+    settings = ScoreSettings.from_kwargs(kwargs)
+    started = time.perf_counter()
+    for row, text in batch:
+        sample = read_sample(row["data_source"], row["reward_model"]["ground_truth"], row["extra_info"])
+        rule_outcome(text, sample, settings)
+    return time.perf_counter() - started
 
 
 def print_table(title: str, rows: list[dict]) -> None:
     base = rows[0]["wall_s"]
-    header = ["config", "wall s", "judge calls", "% samples", "physical s", "wall/phys", "vs (a)", "lag p99 ms"]
+    header = ["config", "wall s", "judge calls", "% samples", "physical s", "wall/phys", "wall/(phys+cpu)"]
+    header += ["vs (a)", "lag p99 ms", "full-GC ms"]
     lines = [
         [
             r["config"],
@@ -242,15 +335,22 @@ def print_table(title: str, rows: list[dict]) -> None:
             f"{r['calls_pct']:.1f}",
             f"{r['physical_s']:.2f}",
             f"{r['wall_over_physical']:.2f}x",
+            f"{r['wall_s'] / (r['physical_s'] + r['rules_cpu_s']):.2f}x",
             f"{base / r['wall_s']:.1f}x",
             f"{r['lag_p99_ms']:.1f}",
+            f"{r['gc2_pause_max_ms']:.0f}",
         ]
         for r in rows
     ]
     widths = [max(len(x) for x in col) for col in zip(header, *lines, strict=True)]
     print(f"\n{title}")
     for i, line in enumerate([header, *lines]):
-        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(line, widths, strict=True))))
+        print(
+            "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -260,27 +360,42 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
     rows = load_rows(args.prompts // len(SOURCES), rng)
     batch, truth = build_batch(rows, args.samples, rng)
     kwargs = {"judge_model": "bench-judge", "max_concurrency": args.slots, "timeout": 60}
-    scenarios = [("no faults", 0)] + ([(f"every {args.fault_every}th judge request a 503", args.fault_every)] if args.fault_every else [])
+    scenarios = [("no faults", 0)] + (
+        [(f"every {args.fault_every}th judge request a 503", args.fault_every)] if args.fault_every else []
+    )
     report = []
     for title, fault_every in scenarios:
-        server = SlottedJudge(args.slots, args.latency, truth, fault_every).start()
+        server = JudgeProcess(args.slots, args.latency, truth, fault_every)
         try:
             kw = dict(kwargs, judge_urls=server.base_url)
+            # Warm-up on a slice of the batch: first-use costs (lazy imports, model classes, TLS
+            # context) are paid once per process and are not what this compares.
+            for warm_kwargs in (None, dict(kw, mode="always")):
+                await run_config("warm-up", server, batch[:64], warm_kwargs)
             rows_out = [
                 await run_config("(a) genrm_remote-style", server, batch, None),
                 await run_config("(b) ours, judge all", server, batch, dict(kw, mode="always")),
                 await run_config("(c) ours, rule_first", server, batch, dict(kw, mode="rule_first")),
             ]
+            cpu = rules_cpu_seconds(batch, dict(kw, mode="never"))
+            for r in rows_out[1:]:
+                r["rules_cpu_s"] = cpu
         finally:
             server.stop()
-        print_table(f"{len(batch)} responses ({args.prompts} prompts x {args.samples}), judge {args.latency * 1000:.0f} ms, "
-                    f"{args.slots} slots, {title}", rows_out)
+        print(f"format + extraction + guard + rules over the batch, one thread: {cpu:.3f} s (cpu)")
+        print_table(
+            f"{len(batch)} responses ({args.prompts} prompts x {args.samples}), judge {args.latency * 1000:.0f} ms, "
+            f"{args.slots} slots, {title}",
+            rows_out,
+        )
         report.append({"scenario": title, "results": rows_out})
     return report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--prompts", type=int, default=128)
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--latency", type=float, default=0.2)
@@ -291,7 +406,9 @@ def main() -> None:
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "report": report}, indent=2))
+        args.json.write_text(
+            json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "report": report}, indent=2)
+        )
 
 
 if __name__ == "__main__":

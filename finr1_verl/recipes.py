@@ -125,7 +125,9 @@ def validate_recipe(name: str, cfg: DictConfig) -> None:
         )
     manager = cfg.reward.reward_manager
     if manager.source == "register" and manager.name not in REWARD_MANAGER:
-        raise RecipeError(f"reward.reward_manager.name={manager.name!r} is not one of {sorted(REWARD_MANAGER)}")
+        raise RecipeError(
+            f"reward.reward_manager.name={manager.name!r} is not one of {sorted(REWARD_MANAGER)}"
+        )
     if not cfg.reward.custom_reward_function.get("path"):
         raise RecipeError("reward.custom_reward_function.path is empty: verl would use its default scorer")
 
@@ -183,14 +185,28 @@ def _key_settings(name: str, cfg: DictConfig) -> list[tuple[str, object]]:
         ("algorithm.adv_estimator", cfg.algorithm.adv_estimator),
         ("actor.strategy", arr.actor.strategy),
         ("actor.optim.lr", arr.actor.optim.lr),
-        ("data.train_batch_size / ppo_mini_batch_size", f"{cfg.data.train_batch_size} / {arr.actor.ppo_mini_batch_size}"),
+        (
+            "data.train_batch_size / ppo_mini_batch_size",
+            f"{cfg.data.train_batch_size} / {arr.actor.ppo_mini_batch_size}",
+        ),
         ("prompt / response length", f"{cfg.data.max_prompt_length} / {cfg.data.max_response_length}"),
-        ("rollout", f"{arr.rollout.name} n={arr.rollout.n} T={arr.rollout.temperature} top_p={arr.rollout.top_p}"),
+        (
+            "rollout",
+            f"{arr.rollout.name} n={arr.rollout.n} T={arr.rollout.temperature} top_p={arr.rollout.top_p}",
+        ),
         ("KL loss", f"{arr.actor.use_kl_loss} beta={arr.actor.kl_loss_coef} ({arr.actor.kl_loss_type})"),
         ("reward", f"{cfg.reward.custom_reward_function.path}:{cfg.reward.custom_reward_function.name}"),
         ("reward manager / workers", f"{cfg.reward.reward_manager.name} / {cfg.reward.num_workers}"),
-        ("reward mode / weights", f"{kwargs.get('mode')} / {kwargs.get('format_weight')}+{kwargs.get('accuracy_weight')}"),
-        ("judge", "verl-hosted " + str(cfg.reward.reward_model.model_path) if cfg.reward.reward_model.enable else "external"),
+        (
+            "reward mode / weights",
+            f"{kwargs.get('mode')} / {kwargs.get('format_weight')}+{kwargs.get('accuracy_weight')}",
+        ),
+        (
+            "judge",
+            "verl-hosted " + str(cfg.reward.reward_model.model_path)
+            if cfg.reward.reward_model.enable
+            else "external",
+        ),
         ("trainer.total_epochs", cfg.trainer.total_epochs),
     ]
 
@@ -245,7 +261,9 @@ def dry_run(name: str, overrides: list[str], out=sys.stdout) -> int:
     print(f"\nwould run:\n  {launch_command(name, cfg, overrides)}", file=out)
     for problem in problems:
         print(f"PROBLEM: {problem}", file=out)
-    print("dry run: " + ("ready, nothing started" if not problems else f"{len(problems)} problem(s)"), file=out)
+    print(
+        "dry run: " + ("ready, nothing started" if not problems else f"{len(problems)} problem(s)"), file=out
+    )
     return 1 if problems else 0
 
 

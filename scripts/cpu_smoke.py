@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from finr1_verl.data.samples import SPEC  # noqa: E402
 from finr1_verl.recipes import compose_recipe  # noqa: E402
-from tests.support.cpu_platform import cpu_sft_command, parse_losses  # noqa: E402
+from tests.support.cpu_sft import cpu_sft_command, parse_losses  # noqa: E402
 from tests.support.tiny_model import build_tiny_qwen2  # noqa: E402
 
 SFT_STEPS = 4
@@ -41,15 +41,20 @@ def step(title: str) -> None:
 def run_streamed(argv: list[str], env: dict[str, str], log_path: Path) -> str:
     """Run a command, echo its output live and keep a copy in ``log_path``; raise on failure."""
     lines: list[str] = []
-    with log_path.open("w") as log, subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=log_path.parent
-    ) as proc:
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=log_path.parent
+        ) as proc,
+    ):
         for line in proc.stdout:
             sys.stdout.write(line)
             log.write(line)
             lines.append(line)
     if proc.returncode:
-        raise SystemExit(f"command failed with exit code {proc.returncode} (log: {log_path}): {' '.join(argv[:6])} ...")
+        raise SystemExit(
+            f"command failed with exit code {proc.returncode} (log: {log_path}): {' '.join(argv[:6])} ..."
+        )
     return "".join(lines)
 
 
@@ -91,7 +96,9 @@ def generate(model_dir: Path, rows: list[dict], max_new_tokens: int = 48) -> lis
     model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
     texts = []
     for row in rows:
-        prompt = tokenizer.apply_chat_template(list(row["prompt"]), add_generation_prompt=True, tokenize=False)
+        prompt = tokenizer.apply_chat_template(
+            list(row["prompt"]), add_generation_prompt=True, tokenize=False
+        )
         ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():
             output = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
@@ -107,7 +114,11 @@ def reward_overrides(model_dir: Path) -> tuple[list[str], str]:
         return [*overrides, f"{kw}.mode=never"], "rules only (set FINR1_JUDGE_URLS to add the judge)"
     if not judge_model:
         raise SystemExit("FINR1_JUDGE_URLS is set but FINR1_JUDGE_MODEL is not: name the served judge model")
-    return [*overrides, f"{kw}.judge_urls='{urls}'", f"{kw}.judge_model={judge_model}"], f"rules + judge at {urls}"
+    return [
+        *overrides,
+        f"{kw}.judge_urls='{urls}'",
+        f"{kw}.judge_model={judge_model}",
+    ], f"rules + judge at {urls}"
 
 
 def score_rollouts(out: Path, model_dir: Path, data: Path) -> list[dict]:
@@ -122,14 +133,24 @@ def score_rollouts(out: Path, model_dir: Path, data: Path) -> list[dict]:
     overrides, how = reward_overrides(model_dir)
     step(f"5/5 reward: verl's reward manager from the composed GRPO recipe, {how}")
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    pairs = [(row, kind, text) for row, text in zip(rows, policy) for kind, text in (("policy", text), ("reference", reference_answer(row)))]
+    pairs = [
+        (row, kind, text)
+        for row, generated in zip(rows, policy, strict=True)
+        for kind, text in (("policy", generated), ("reference", reference_answer(row)))
+    ]
     batch = rollout_batch([p[0] for p in pairs], [p[2] for p in pairs], tokenizer)
     scored = score_batch(compose_recipe("grpo", overrides), tokenizer, batch)
     results = []
-    for (row, kind, text), result in zip(pairs, scored):
+    for (row, kind, text), result in zip(pairs, scored, strict=True):
         info = result["reward_extra_info"]
-        results.append({"id": row["extra_info"]["id"], "source": row["data_source"], "rollout": kind, "response": text,
-                        **{k: float(info[k]) for k in ("format", "acc", "judged", "judge_error")}, "score": float(result["reward_score"])})  # fmt: skip
+        record = {
+            "id": row["extra_info"]["id"],
+            "source": row["data_source"],
+            "rollout": kind,
+            "response": text,
+        }
+        record.update({key: float(info[key]) for key in ("format", "acc", "judged", "judge_error")})
+        results.append({**record, "score": float(result["reward_score"])})
     with (out / "rollouts.jsonl").open("w") as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     return results
@@ -139,7 +160,7 @@ def print_table(headers: list[str], rows: list[list[object]]) -> None:
     cells = [[str(c) for c in row] for row in [headers, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
         if n == 0:
             print("  ".join("-" * w for w in widths))
 

@@ -17,6 +17,7 @@
 #   JUDGE_HOST         bind address (default 0.0.0.0); URLs are printed with this machine's first IP
 #   JUDGE_MAX_MODEL_LEN  context per request (default 8192: judge prompt + short verdict)
 #   JUDGE_GPU_MEMORY   vLLM gpu_memory_utilization (default 0.90)
+#   JUDGE_MAX_NUM_SEQS requests batched per replica (default 256 = the GRPO recipe's 8 reward workers x 32)
 #   JUDGE_LOG_DIR      server logs and pid files (default runs/judge)
 #   JUDGE_WAIT_S       seconds to wait for health (default 1800: a 72B load from disk takes minutes)
 set -euo pipefail
@@ -43,6 +44,7 @@ port0="${JUDGE_PORT:-8000}"
 host="${JUDGE_HOST:-0.0.0.0}"
 max_len="${JUDGE_MAX_MODEL_LEN:-8192}"
 gpu_mem="${JUDGE_GPU_MEMORY:-0.90}"
+max_seqs="${JUDGE_MAX_NUM_SEQS:-256}"
 log_dir="${JUDGE_LOG_DIR:-runs/judge}"
 wait_s="${JUDGE_WAIT_S:-1800}"
 
@@ -81,7 +83,7 @@ commands=()
 for ((i = 0; i < replicas; i++)); do
   port=$((port0 + i))
   devices="$(IFS=,; echo "${gpu_list[*]:$((i * tp)):$tp}")"
-  commands+=("CUDA_VISIBLE_DEVICES=$devices vllm serve $model --served-model-name $served_name --host $host --port $port --tensor-parallel-size $tp --max-model-len $max_len --gpu-memory-utilization $gpu_mem")
+  commands+=("CUDA_VISIBLE_DEVICES=$devices vllm serve $model --served-model-name $served_name --host $host --port $port --tensor-parallel-size $tp --max-model-len $max_len --gpu-memory-utilization $gpu_mem --max-num-seqs $max_seqs")
   urls+=("http://$url_host:$port/v1")
 done
 joined_urls="$(IFS=,; echo "${urls[*]}")"
@@ -105,7 +107,7 @@ for ((i = 0; i < replicas; i++)); do
   devices="$(IFS=,; echo "${gpu_list[*]:$((i * tp)):$tp}")"
   CUDA_VISIBLE_DEVICES="$devices" nohup vllm serve "$model" --served-model-name "$served_name" \
     --host "$host" --port "$port" --tensor-parallel-size "$tp" --max-model-len "$max_len" \
-    --gpu-memory-utilization "$gpu_mem" >"$log_dir/judge-$port.log" 2>&1 &
+    --gpu-memory-utilization "$gpu_mem" --max-num-seqs "$max_seqs" >"$log_dir/judge-$port.log" 2>&1 &
   echo $! >"$log_dir/judge-$port.pid"
   echo "started replica $i on port $port (pid $!, log $log_dir/judge-$port.log)"
 done

@@ -98,10 +98,10 @@ def test_instruct_strata_names():
 
 def test_items_file_round_trip_and_damage(tmp_path):
     path = tmp_path / "items.json"
-    write_items_file(path, 7, {"finqa": ["b", "a"], "tfns": ["x"]})
+    write_items_file(path, {"finqa": ["b", "a"], "tfns": ["x"]})
     assert read_items_file(path) == {"finqa": ["b", "a"], "tfns": ["x"]}
     payload = json.loads(path.read_text())
-    assert payload["seed"] == 7 and payload["benchmarks"]["finqa"]["ids_sha256"] == ids_sha256(["b", "a"])
+    assert payload["benchmarks"]["finqa"]["ids_sha256"] == ids_sha256(["b", "a"])
     payload["benchmarks"]["finqa"]["ids"] = ["a", "b"]
     path.write_text(json.dumps(payload))
     with pytest.raises(RecordError, match=r"items.json: record finqa: field 'ids_sha256'"):

@@ -26,9 +26,10 @@ from finr1_verl.eval.benchmarks import EvalItem, benchmark
 from finr1_verl.eval.cli import main
 from finr1_verl.eval.generate import EndpointBackend, Sampling
 from finr1_verl.eval.items import load_items
+from finr1_verl.eval.report import paper_average
 from finr1_verl.eval.runner import EvalConfig, run_eval
-from finr1_verl.eval.score import ScoringSettings
-from finr1_verl.reward.score import reset_judges
+from finr1_verl.eval.score import ScoringSettings, summarize
+from finr1_verl.reward.score import ScoreSettings, close_judges, judge_for
 from tests.support.fake_openai import FakeOpenAIServer, Reply
 from tests.support.shared_data import REPO_ROOT, shared_path
 from tests.test_eval_items import write_instruct
@@ -46,13 +47,9 @@ BOOLEAN_OTHER = {"yes": "是", "no": "否", "是": "yes", "否": "no"}
 
 
 @pytest.fixture(autouse=True)
-def fresh_judges(monkeypatch):
-    """No judge from the environment, and none cached from a test whose server had another port."""
+def no_judge_from_the_environment(monkeypatch):
     monkeypatch.delenv("FINR1_JUDGE_URLS", raising=False)
     monkeypatch.delenv("FINR1_JUDGE_MODEL", raising=False)
-    reset_judges()
-    yield
-    reset_judges()
 
 
 @pytest.fixture
@@ -182,6 +179,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow
 def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_server, tmp_path):
     script = Script(bench_paths)
     fake_openai.responder, judge_server.responder = script.model, script.judge
@@ -238,6 +236,7 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
     assert len(rejects) == 1 + 6101 and rejects[0]["benchmark"] == "finqa"
 
 
+@pytest.mark.slow
 def test_rescoring_with_another_judge_mode_reuses_responses(bench_paths, fake_openai, judge_server, tmp_path):
     script = Script(bench_paths)
     fake_openai.responder, judge_server.responder = script.model, script.judge
@@ -270,15 +269,13 @@ def test_rules_only_without_a_judge(bench_paths, fake_openai, tmp_path):
 
 async def run_async(paths, out: Path, model_url: str, judge_url: str):
     """The run as a library call, the judge built the way the CLI builds it."""
-    from finr1_verl.reward.score import ScoreSettings, judge_for
-
     judge = judge_for(ScoreSettings(judge_urls=(judge_url,), judge_model="fake-judge", max_retries=0))
     backend = EndpointBackend(model_url, "fake-fin-r1", Sampling(), concurrency=2)
     config = EvalConfig(data=paths, out=out, limit=LIMIT, scoring=ScoringSettings(), progress=False)
     try:
         return await run_eval(config, backend, judge)
     finally:
-        await judge.client.aclose()
+        await close_judges()
 
 
 async def test_resume_after_interruption_gives_identical_results(
@@ -435,3 +432,11 @@ def test_unknown_benchmark_and_bad_data_name_the_problem(tmp_path, fake_openai, 
     ]
     assert main(argv) == 2
     assert f"{bad}: record line 1 column" in capsys.readouterr().err
+
+
+def test_a_benchmark_without_items_has_no_score_and_blocks_the_average():
+    empty = summarize([], judge_used=True)
+    assert (empty.items, empty.rule_score, empty.judge_score) == (0, None, None)
+    five = {"finqa": 60.0, "convfinqa": 70.0, "ant_finance": 80.0, "tfns": 90.0, "finance_instruct": 50.0}
+    assert paper_average(five) == 70.0
+    assert paper_average(five | {"finance_instruct": None}) is None

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from finr1_verl.reward import GUARD_COUNTS, compute_score, hack_reason, infer_answer_type, reset_judges
+from finr1_verl.reward import GUARD_COUNTS, close_judges, compute_score, hack_reason, infer_answer_type
 from finr1_verl.reward.answer import answer_span, extract_answer
 from tests.support.fake_openai import Reply
 from tests.support.shared_data import shared_path
@@ -103,11 +103,11 @@ ATTACKS = [
 
 
 @pytest.fixture
-def gullible(fake_openai):
-    reset_judges()
+async def gullible(fake_openai):
+    await close_judges()
     fake_openai.responder = gullible_judge
     yield fake_openai
-    reset_judges()
+    await close_judges()
 
 
 def kwargs_for(server, mode: str) -> dict:

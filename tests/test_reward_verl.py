@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from finr1_verl.reward import SCORE_KEYS, reset_judges
+from finr1_verl.reward import SCORE_KEYS, close_judges
 from tests.support.fake_openai import Reply
 
 pytestmark = pytest.mark.integration
@@ -72,7 +72,6 @@ def compose_config(model_dir: Path, judge_url: str, manager: str, extra: list[st
 def build_batch(tokenizer):
     """A DataProto shaped like a rollout: left-padded prompts, right-padded responses."""
     from tensordict import TensorDict
-
     from verl import DataProto
 
     prompts, responses = [], []
@@ -109,10 +108,9 @@ def build_batch(tokenizer):
 
 @pytest.fixture
 def judge(fake_openai):
-    reset_judges()
+    asyncio.run(close_judges())
     fake_openai.responder = judge_replies
-    yield fake_openai
-    reset_judges()
+    return fake_openai
 
 
 @pytest.mark.parametrize("manager", ["naive", "rate_limited"])
@@ -133,6 +131,7 @@ def test_verl_reward_manager_scores_a_batch(judge, tiny_model_dir, manager):
         return await asyncio.gather(*(mgr.run_single(data[i : i + 1]) for i in range(len(data))))
 
     outputs = mgr.loop.run_until_complete(score_all())
+    mgr.loop.run_until_complete(close_judges())
     assert [o["reward_score"] for o in outputs] == [row[2] for row in ROWS]
     assert all(tuple(o["reward_extra_info"]) == SCORE_KEYS for o in outputs)
     assert [o["reward_extra_info"]["judged"] for o in outputs] == [row[3] for row in ROWS]

@@ -13,10 +13,10 @@ from finr1_verl.reward import (
     SCORE_KEYS,
     JudgeError,
     ScoreSettings,
+    close_judges,
     compute_score,
     compute_score_sync,
     judge_stats,
-    reset_judges,
 )
 from finr1_verl.reward.score import judge_for
 from tests.support.fake_openai import Reply
@@ -26,11 +26,11 @@ CHOICE_INFO = {"id": "fiq-7", "answer_type": "choice", "choices": '{"A": "存货
 
 
 @pytest.fixture(autouse=True)
-def fresh_judges():
+async def fresh_judges():
     """A test's server may reuse a port of an earlier test: start from no cached judge."""
-    reset_judges()
+    await close_judges()
     yield
-    reset_judges()
+    await close_judges()
 
 
 def response(answer: str) -> str:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.cpu_platform import cpu_sft_command, parse_losses
+from tests.support.cpu_sft import cpu_sft_command, parse_losses
 from tests.support.shared_data import shared_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -6,7 +6,8 @@
 Writes ``OUT/traces.jsonl`` (one Fin-R1-Data record per question and sample, or an error record with
 its reason), ``OUT/rejects.jsonl`` (records the parsers could not use) and ``OUT/report.json``.
 Safe to kill at any moment and to rerun with the same command: finished samples are skipped,
-errored ones are asked again, a torn last line is cut off.  The API key comes from
+errored ones are asked again, a torn last line is cut off.  Exit code 1 when samples failed for
+good in this run (rerun to retry them), 2 on unreadable input.  The API key comes from
 $FINR1_TEACHER_API_KEY or $OPENAI_API_KEY (vLLM accepts any).
 """
 
@@ -31,7 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--source", action="append", required=True, metavar="NAME=PATH", help="a source file or folder (as for prepare)")
+    parser.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="NAME=PATH",
+        help="a source file or folder (as for prepare)",
+    )
     parser.add_argument(
         "--columns",
         action="append",
@@ -40,22 +47,49 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="column mapping for a generic source (as for prepare), keys: id question answer context answer_type choices",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder (reuse it to resume)")
-    parser.add_argument("--teacher-url", default=os.environ.get("FINR1_TEACHER_URL"),
-                        help="endpoint(s), comma-separated (default $FINR1_TEACHER_URL)")
-    parser.add_argument("--teacher-model", default=defaults.model, help=f"served model name (default {defaults.model})")
-    parser.add_argument("--samples", type=int, default=defaults.samples, help="traces per question, k (default 1)")
-    parser.add_argument("--temperature", type=float, default=defaults.temperature, help="default 0.6 (Fin-R1)")
+    parser.add_argument(
+        "--teacher-url",
+        default=os.environ.get("FINR1_TEACHER_URL"),
+        help="endpoint(s), comma-separated (default $FINR1_TEACHER_URL)",
+    )
+    parser.add_argument(
+        "--teacher-model", default=defaults.model, help=f"served model name (default {defaults.model})"
+    )
+    parser.add_argument(
+        "--samples", type=int, default=defaults.samples, help="traces per question, k (default 1)"
+    )
+    parser.add_argument(
+        "--temperature", type=float, default=defaults.temperature, help="default 0.6 (Fin-R1)"
+    )
     parser.add_argument("--top-p", type=float, default=None, help="default: the server's")
-    parser.add_argument("--max-tokens", type=int, default=defaults.max_tokens, help=f"default {defaults.max_tokens}")
-    parser.add_argument("--force-thinking", choices=FORCE_THINKING, default=defaults.force_thinking,
-                        help="prefill: send an assistant '<think>\\n' prefix with continue_final_message (vLLM, SGLang); "
-                        "server: the server's template opens the thinking block (hosted APIs)")
-    parser.add_argument("--reply-retries", type=int, default=defaults.reply_retries,
-                        help="fresh draws after a truncated reply or one without trace or answer (default 2)")
-    parser.add_argument("--concurrency", type=int, default=256, help="requests in flight per endpoint (default 256)")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per request attempt (default 1800)")
-    parser.add_argument("--retries", type=int, default=3, help="client retries after transport faults (default 3)")
-    parser.add_argument("--limit-per-source", type=int, default=None, help="only the first N questions of each source")
+    parser.add_argument(
+        "--max-tokens", type=int, default=defaults.max_tokens, help=f"default {defaults.max_tokens}"
+    )
+    parser.add_argument(
+        "--force-thinking",
+        choices=FORCE_THINKING,
+        default=defaults.force_thinking,
+        help="prefill: send an assistant '<think>\\n' prefix with continue_final_message (vLLM, SGLang); "
+        "server: the server's template opens the thinking block (hosted APIs)",
+    )
+    parser.add_argument(
+        "--reply-retries",
+        type=int,
+        default=defaults.reply_retries,
+        help="fresh draws after a truncated reply or one without trace or answer (default 2)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=256, help="requests in flight per endpoint (default 256)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds per request attempt (default 1800)"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=3, help="client retries after transport faults (default 3)"
+    )
+    parser.add_argument(
+        "--limit-per-source", type=int, default=None, help="only the first N questions of each source"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -110,7 +144,9 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         seed=None,
     )
-    config = DistillConfig(out=args.out, teacher=teacher, limit_per_source=args.limit_per_source, progress=not args.no_progress)
+    config = DistillConfig(
+        out=args.out, teacher=teacher, limit_per_source=args.limit_per_source, progress=not args.no_progress
+    )
     try:
         report = distill(parse_sources(args.source, args.columns), client, config)
     except (RecordError, FileNotFoundError, RuntimeError) as err:
@@ -118,4 +154,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(summary_table(report))
     print(f"\nwrote {args.out / 'traces.jsonl'}, {args.out / 'rejects.jsonl'}, {args.out / 'report.json'}")
+    errors = sum(source["errors"] for source in report["sources"].values())
+    if errors:
+        print(f"{errors} sample(s) failed (see their error records); rerun the same command to retry them")
+        return 1
     return 0

@@ -6,7 +6,8 @@ Writes ``OUT/verdicts.jsonl`` (per sample: rule verdict or judge reply of stage 
 of stage B, or an error with its stage and reason), ``OUT/sft/{train,val}.parquet`` (samples that
 passed both stages, verl's SFT layout), ``OUT/rl/{train,val}.parquet`` (objective questions whose
 traces all failed, verl's RL layout) and ``OUT/report.json``.  Safe to kill and to rerun: samples
-with a verdict are skipped, errored ones are judged again.  API key: $FINR1_JUDGE_API_KEY or
+with a verdict are skipped, errored ones are judged again.  Exit code 1 while samples lack a verdict
+after judge faults (rerun to retry them), 2 on unreadable input.  API key: $FINR1_JUDGE_API_KEY or
 $OPENAI_API_KEY.
 """
 
@@ -33,17 +34,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--traces", type=Path, required=True, help="distill's output folder or its traces.jsonl")
+    parser.add_argument(
+        "--traces", type=Path, required=True, help="distill's output folder or its traces.jsonl"
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder (reuse it to resume)")
-    parser.add_argument("--judge-url", default=os.environ.get("FINR1_JUDGE_URL"),
-                        help="endpoint(s), comma-separated (default $FINR1_JUDGE_URL)")
-    parser.add_argument("--judge-model", default=DEFAULT_JUDGE, help=f"served model name (default {DEFAULT_JUDGE})")
-    parser.add_argument("--structured-output", action="store_true",
-                        help="ask vLLM (>= 0.12) to constrain verdicts to the allowed replies")
-    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight per endpoint (default 64)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request attempt (default 120)")
-    parser.add_argument("--retries", type=int, default=3, help="retries after faults or unparseable verdicts (default 3)")
-    parser.add_argument("--val-fraction", type=float, default=0.05, help="share of questions in the val split (default 0.05)")
+    parser.add_argument(
+        "--judge-url",
+        default=os.environ.get("FINR1_JUDGE_URL"),
+        help="endpoint(s), comma-separated (default $FINR1_JUDGE_URL)",
+    )
+    parser.add_argument(
+        "--judge-model", default=DEFAULT_JUDGE, help=f"served model name (default {DEFAULT_JUDGE})"
+    )
+    parser.add_argument(
+        "--structured-output",
+        action="store_true",
+        help="ask vLLM (>= 0.12) to constrain verdicts to the allowed replies",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=64, help="requests in flight per endpoint (default 64)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds per request attempt (default 120)"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=3, help="retries after faults or unparseable verdicts (default 3)"
+    )
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.05, help="share of questions in the val split (default 0.05)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -52,11 +71,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.judge_url:
         raise SystemExit("--judge-url (or $FINR1_JUDGE_URL) is required")
     client = LLMClient(
-        args.judge_url, args.judge_model, max_concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.retries
+        args.judge_url,
+        args.judge_model,
+        max_concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        max_retries=args.retries,
     )
     answer_judge = AnswerJudge(client, structured_output=args.structured_output)
     quality_judge = QualityJudge(client, structured_output=args.structured_output)
-    config = FilterConfig(traces=args.traces, out=args.out, val_fraction=args.val_fraction, progress=not args.no_progress)
+    config = FilterConfig(
+        traces=args.traces, out=args.out, val_fraction=args.val_fraction, progress=not args.no_progress
+    )
     try:
         report = filter_traces(config, answer_judge, quality_judge)
     except (RecordError, FileNotFoundError, RuntimeError) as err:
@@ -64,4 +89,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(summary_table(report))
     print(f"\nwrote {args.out}/verdicts.jsonl, {args.out}/sft, {args.out}/rl, {args.out}/report.json")
+    errors = sum(s["answer"]["errors"] + s["reasoning"]["errors"] for s in report["sources"].values())
+    if errors:
+        print(
+            f"{errors} sample(s) have no verdict (judge faults); rerun the same command to judge them again"
+        )
+        return 1
     return 0

@@ -51,6 +51,7 @@ FORCE_THINKING = ("prefill", "server")
 TRUNCATED, NO_REASONING, NO_ANSWER = "truncated", "no_reasoning", "no_answer"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 TRACES, REJECTS, REPORT = "traces.jsonl", "rejects.jsonl", "report.json"
+OVER_LIMIT = "over_limit"  # the reject reason of questions beyond ``limit_per_source``
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ def example_from_dict(data: dict[str, Any]) -> Example:
     return Example(**data)
 
 
-async def ask_teacher(client: LLMClient, example: Example, teacher: TeacherSettings) -> tuple[ChatResult, str, str]:
+async def ask_teacher(
+    client: LLMClient, example: Example, teacher: TeacherSettings
+) -> tuple[ChatResult, str, str]:
     """One trace; a reply that is not a usable trace is drawn again up to ``reply_retries`` times."""
     messages = teacher_messages(example, teacher.force_thinking)
     error: ReplyError | None = None
@@ -181,7 +184,9 @@ def trace_record(
     }
 
 
-def error_record(example: Example, sample: int, kind: str, message: str, teacher: TeacherSettings) -> dict[str, Any]:
+def error_record(
+    example: Example, sample: int, kind: str, message: str, teacher: TeacherSettings
+) -> dict[str, Any]:
     return {
         "key": sample_key(example.source, example.id, sample),
         "status": ERROR,
@@ -193,20 +198,37 @@ def error_record(example: Example, sample: int, kind: str, message: str, teacher
     }
 
 
+def _reject_line(source: str, file: str, record: str | int, record_id: str, reason: str, detail: str) -> str:
+    line = {
+        "source": source,
+        "file": file,
+        "record": record,
+        "id": record_id,
+        "reason": reason,
+        "detail": detail,
+    }
+    return json.dumps(line, ensure_ascii=False) + "\n"
+
+
 def _examples(inputs: list[SourceInput], limit: int | None, rejects=None) -> Iterator[Example]:
-    """Every parsed example, the first ``limit`` per source; parser rejects go to ``rejects``."""
+    """Every parsed example, the first ``limit`` per source.  With ``rejects``, every other record
+    is written there with its reason (the parser's, or ``over_limit``), so none goes unaccounted."""
     for source in inputs:
         taken = 0
         for item in parser_for(source.name, source.columns)(source.path):
             if isinstance(item, Rejected):
                 if rejects is not None:
-                    record = {"source": item.source, "file": item.file, "record": item.record, "id": item.id}
-                    rejects.write(json.dumps(record | {"reason": item.reason, "detail": item.detail}, ensure_ascii=False) + "\n")
-                continue
-            if limit is not None and taken >= limit:
-                continue
-            taken += 1
-            yield item
+                    rejects.write(
+                        _reject_line(item.source, item.file, item.record, item.id, item.reason, item.detail)
+                    )
+            elif limit is not None and taken >= limit:
+                if rejects is not None:
+                    rejects.write(
+                        _reject_line(item.source, str(source.path), "", item.id, OVER_LIMIT, f"limit {limit}")
+                    )
+            else:
+                taken += 1
+                yield item
 
 
 def distill(inputs: list[SourceInput], client: LLMClient, config: DistillConfig) -> dict[str, Any]:
@@ -218,7 +240,9 @@ def distill(inputs: list[SourceInput], client: LLMClient, config: DistillConfig)
         with open(config.out / REJECTS, "w", encoding="utf-8") as rejects:
             for example in _examples(inputs, config.limit_per_source, rejects):
                 questions[example.source] += 1
-                pending += sum(not store.done(sample_key(example.source, example.id, s)) for s in range(teacher.samples))
+                pending += sum(
+                    not store.done(sample_key(example.source, example.id, s)) for s in range(teacher.samples)
+                )
         jobs = (
             (example, sample)
             for example in _examples(inputs, config.limit_per_source)
@@ -255,7 +279,9 @@ def distill(inputs: list[SourceInput], client: LLMClient, config: DistillConfig)
             bar.close()
         store.compact()
     report = _report(config, questions, pending, failures, client)
-    (config.out / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (config.out / REPORT).write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return report
 
 
@@ -263,7 +289,14 @@ def _report(
     config: DistillConfig, questions: Counter, requested: int, failures: Counter, client: LLMClient
 ) -> dict[str, Any]:
     per_source: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"questions": 0, "ok": 0, "errors": 0, "errors_by_kind": Counter(), "prompt_tokens": 0, "completion_tokens": 0}
+        lambda: {
+            "questions": 0,
+            "ok": 0,
+            "errors": 0,
+            "errors_by_kind": Counter(),
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+        }
     )
     for name, count in questions.items():
         per_source[name]["questions"] = count
@@ -286,7 +319,11 @@ def _report(
         "teacher": dataclasses.asdict(config.teacher),
         "endpoints": client.endpoints,
         "prompt_version": prompts.DISTILL_PROMPT_VERSION,
-        "this_run": {"requested": requested, "failed": dict(sorted(failures.items())), "client": client.stats.snapshot()},
+        "this_run": {
+            "requested": requested,
+            "failed": dict(sorted(failures.items())),
+            "client": client.stats.snapshot(),
+        },
         "sources": sources,
     }
 
@@ -297,8 +334,31 @@ def summary_table(report: dict[str, Any]) -> str:
     rows, totals = [], Counter()
     for name, s in report["sources"].items():
         kinds = ", ".join(f"{kind} {n}" for kind, n in s["errors_by_kind"].items())
-        rows.append([name, s["questions"], s["samples"], s["ok"], s["errors"], kinds, s["prompt_tokens"], s["completion_tokens"]])
-        totals.update({k: s[k] for k in ("questions", "samples", "ok", "errors", "prompt_tokens", "completion_tokens")})
-    rows.append(["TOTAL", totals["questions"], totals["samples"], totals["ok"], totals["errors"], "",
-                 totals["prompt_tokens"], totals["completion_tokens"]])
+        rows.append(
+            [
+                name,
+                s["questions"],
+                s["samples"],
+                s["ok"],
+                s["errors"],
+                kinds,
+                s["prompt_tokens"],
+                s["completion_tokens"],
+            ]
+        )
+        totals.update(
+            {k: s[k] for k in ("questions", "samples", "ok", "errors", "prompt_tokens", "completion_tokens")}
+        )
+    rows.append(
+        [
+            "TOTAL",
+            totals["questions"],
+            totals["samples"],
+            totals["ok"],
+            totals["errors"],
+            "",
+            totals["prompt_tokens"],
+            totals["completion_tokens"],
+        ]
+    )
     return format_table(header, rows)

@@ -49,6 +49,8 @@ from finr1_verl.reward.match import Verdict, rule_verdict
 VERDICTS, REPORT = "verdicts.jsonl", "report.json"
 SPLITS = ("train", "val")
 STAGES = ("distill", "answer", "reasoning")
+# An open answer is compared whole; its verdict record keeps the start (the trace file has all of it).
+MAX_CANDIDATE_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,12 @@ async def stage_a(judge: AnswerJudge, example: Example, answer: str) -> dict[str
     candidate = answer_candidate(answer, example.answer_type)
     readings = ground_truths(example)
     verdict = rule_verdict(candidate, readings, example.answer_type, example.choices or None)
-    result = {"method": "rule", "candidate": candidate, "rule": verdict.value, "judge_reply": None}
+    shown = (
+        candidate
+        if candidate is None or len(candidate) <= MAX_CANDIDATE_CHARS
+        else candidate[:MAX_CANDIDATE_CHARS] + " …"
+    )
+    result = {"method": "rule", "candidate": shown, "rule": verdict.value, "judge_reply": None}
     if verdict is not Verdict.UNDECIDED:
         return result | {"passed": verdict is Verdict.EQUAL}
     judged = await judge.judge(candidate or "", readings, choices=example.choices or None)
@@ -83,7 +90,9 @@ async def stage_a(judge: AnswerJudge, example: Example, answer: str) -> dict[str
 
 
 async def stage_b(judge: QualityJudge, example: Example, trace: dict[str, Any]) -> dict[str, Any]:
-    rating = await judge.rate(example.source, trace["Question"], ground_truths(example), trace["Thinking"], trace["Answer"])
+    rating = await judge.rate(
+        example.source, trace["Question"], ground_truths(example), trace["Thinking"], trace["Answer"]
+    )
     return {
         "passed": rating.passed,
         "scores": rating.scores,
@@ -92,7 +101,9 @@ async def stage_b(judge: QualityJudge, example: Example, trace: dict[str, Any]) 
     }
 
 
-async def check_trace(answer_judge: AnswerJudge, quality_judge: QualityJudge, trace: dict[str, Any]) -> dict[str, Any]:
+async def check_trace(
+    answer_judge: AnswerJudge, quality_judge: QualityJudge, trace: dict[str, Any]
+) -> dict[str, Any]:
     """The verdict record of one distilled sample: ok with both stages' results, or an error."""
     example = example_from_dict(trace["example"])
     record: dict[str, Any] = {
@@ -106,7 +117,10 @@ async def check_trace(answer_judge: AnswerJudge, quality_judge: QualityJudge, tr
         "stage_b": None,
         "passed": False,
         "judge_model": answer_judge.client.model,
-        "prompt_versions": {"answer": prompts.JUDGE_PROMPT_VERSION, "reasoning": prompts.QUALITY_PROMPT_VERSION},
+        "prompt_versions": {
+            "answer": prompts.JUDGE_PROMPT_VERSION,
+            "reasoning": prompts.QUALITY_PROMPT_VERSION,
+        },
     }
     stage = "answer"
     try:
@@ -116,11 +130,17 @@ async def check_trace(answer_judge: AnswerJudge, quality_judge: QualityJudge, tr
             record["stage_b"] = await stage_b(quality_judge, example, trace)
             record["passed"] = record["stage_b"]["passed"]
     except (JudgeError, QualityError) as err:
-        record |= {"status": ERROR, "passed": False, "error": {"stage": stage, "kind": err.kind, "message": str(err)}}
+        record |= {
+            "status": ERROR,
+            "passed": False,
+            "error": {"stage": stage, "kind": err.kind, "message": str(err)},
+        }
     return record
 
 
-def filter_traces(config: FilterConfig, answer_judge: AnswerJudge, quality_judge: QualityJudge) -> dict[str, Any]:
+def filter_traces(
+    config: FilterConfig, answer_judge: AnswerJudge, quality_judge: QualityJudge
+) -> dict[str, Any]:
     """Judge every distilled sample without a verdict, then rebuild the SFT/RL sets and the report."""
     traces_file = config.traces_file
     if not traces_file.exists():
@@ -164,7 +184,9 @@ def filter_traces(config: FilterConfig, answer_judge: AnswerJudge, quality_judge
     report = build_outputs(config)
     report["this_run"] = {"checked": pending, **outcome, "client": answer_judge.client.stats.snapshot()}
     report["judge_model"] = answer_judge.client.model
-    (config.out / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (config.out / REPORT).write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return report
 
 
@@ -225,14 +247,18 @@ def build_outputs(config: FilterConfig) -> dict[str, Any]:
             _count_sample(counts, trace, verdicts.get(trace["key"]))
         ok = [t for t in samples if t["status"] == OK]
         checked = [verdicts.get(t["key"]) for t in ok]
-        passed = [t for t, v in zip(ok, checked) if v is not None and v["status"] == OK and v["passed"]]
+        passed = [
+            t for t, v in zip(ok, checked, strict=True) if v is not None and v["status"] == OK and v["passed"]
+        ]
         if not ok:
             counts["unresolved"] += 1
             continue
         example = example_from_dict(ok[0]["example"])
         split = split_of(str(example.meta.get("group", example.id)), config.val_fraction)
         if passed:
-            writers["sft", split].add(sft_row(example, thinking=passed[0]["Thinking"], answer_text=passed[0]["Answer"]))
+            writers["sft", split].add(
+                sft_row(example, thinking=passed[0]["Thinking"], answer_text=passed[0]["Answer"])
+            )
             counts["sft"] += 1
         elif len(ok) < len(samples) or any(v is None or v["status"] != OK for v in checked):
             counts["unresolved"] += 1
@@ -250,7 +276,10 @@ def build_outputs(config: FilterConfig) -> dict[str, Any]:
         sources[name] = counts
     return {
         "traces": str(config.traces_file),
-        "prompt_versions": {"answer": prompts.JUDGE_PROMPT_VERSION, "reasoning": prompts.QUALITY_PROMPT_VERSION},
+        "prompt_versions": {
+            "answer": prompts.JUDGE_PROMPT_VERSION,
+            "reasoning": prompts.QUALITY_PROMPT_VERSION,
+        },
         "val_fraction": config.val_fraction,
         "sources": sources,
         "outputs": {f"{kind}/{split}.parquet": writer.count for (kind, split), writer in writers.items()},
@@ -267,5 +296,7 @@ def summary_table(report: dict[str, Any]) -> str:
         criteria = ", ".join(f"#{k} {v}" for k, v in s["failed_criteria"].items())
         output_rows.append([name, s["questions"], s["sft"], s["rl"], s["unresolved"], criteria])
     stages = format_table(["source", "stage", "in", "passed", "failed", "errors"], stage_rows)
-    outputs = format_table(["source", "questions", "sft", "rl", "unresolved", "failed criteria (stage B)"], output_rows)
+    outputs = format_table(
+        ["source", "questions", "sft", "rl", "unresolved", "failed criteria (stage B)"], output_rows
+    )
     return f"{stages}\n\n{outputs}"

@@ -57,7 +57,9 @@ def scan(path: Path) -> tuple[dict[str, tuple[int, int, str]], int]:
                 record = json.loads(line)
                 key, status = record["key"], record["status"]
             except (ValueError, KeyError, TypeError) as err:
-                raise RecordError(path, f"line {number}", "key/status", f"not a store record: {err}") from None
+                raise RecordError(
+                    path, f"line {number}", "key/status", f"not a store record: {err}"
+                ) from None
             index[key] = (offset, len(line), status)
             offset += len(line)
     return index, offset
@@ -86,7 +88,11 @@ class JsonlStore:
         except BlockingIOError:
             os.close(self._fd)
             raise RuntimeError(f"{self.path} is in use by another run") from None
-        self.index, end = scan(self.path)
+        try:
+            self.index, end = scan(self.path)
+        except RecordError:
+            os.close(self._fd)
+            raise
         self.torn_bytes = os.fstat(self._fd).st_size - end
         if self.torn_bytes:
             os.ftruncate(self._fd, end)

@@ -20,7 +20,9 @@ from finr1_verl.llm.types import REJECTED
 
 CRITERIA = len(prompts.QUALITY_CRITERIA)
 UNPARSEABLE = "unparseable"
-_SCORES = re.compile(r"\\boxed\{([01]{%d})\}" % CRITERIA)
+_DIGITS = "[01]{" + str(CRITERIA) + "}"
+SCORES_PATTERN = r"\\boxed\{" + _DIGITS + r"\}"  # the whole reply; also vLLM's structured-output regex
+_SCORES = re.compile(r"\\boxed\{(" + _DIGITS + r")\}")
 _DELIMITER = re.compile(
     r"</?\s*(domain|task_instruction|reference_answer|reasoning_trace|final_answer)\s*>", re.IGNORECASE
 )
@@ -98,7 +100,10 @@ class QualityJudge:
             thinking=as_block(thinking, self.max_trace_chars),
             answer=as_block(answer, self.max_text_chars),
         )
-        return [{"role": "system", "content": prompts.QUALITY_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+        return [
+            {"role": "system", "content": prompts.QUALITY_SYSTEM_PROMPT},
+            {"role": "user", "content": user},
+        ]
 
     async def rate(
         self, source: str, question: str, reference: str | Sequence[str], thinking: str, answer: str
@@ -107,7 +112,7 @@ class QualityJudge:
         messages = self.build_messages(source, question, reference, thinking, answer)
         extra = None
         if self.structured_output:
-            extra = {"structured_outputs": {"regex": r"\\boxed\{[01]{%d}\}" % CRITERIA}}
+            extra = {"structured_outputs": {"regex": SCORES_PATTERN}}
         try:
             reply = await self.client.chat(
                 messages, max_tokens=self.max_tokens, temperature=0.0, extra_body=extra, accept=is_rating

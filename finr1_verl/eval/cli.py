@@ -32,7 +32,8 @@ from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
 from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.eval.score import ScoringSettings
-from finr1_verl.reward.score import MODES, ScoreSettings, judge_for
+from finr1_verl.reward.judge import AnswerJudge
+from finr1_verl.reward.score import MODES, ScoreSettings, close_judges, judge_for
 
 EXIT_BAD_INPUT = 2
 EXIT_INCOMPLETE = 3
@@ -122,7 +123,8 @@ def add_select_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=select)
 
 
-def _judge(args: argparse.Namespace):
+def _judge(args: argparse.Namespace) -> tuple[str, AnswerJudge | None]:
+    """The scoring mode and the judge (built like the reward's, so both share one client per settings)."""
     has_judge = bool(args.judge_urls or os.environ.get("FINR1_JUDGE_URLS"))
     mode = args.judge_mode or ("rule_first" if has_judge else "never")
     settings = ScoreSettings.from_kwargs(
@@ -182,8 +184,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 return await run_eval(config, backend, judge)
             finally:
-                if judge is not None:
-                    await judge.client.aclose()
+                await close_judges()
 
         summary = asyncio.run(evaluate())
     except (ValueError, RuntimeError, FileNotFoundError) as err:  # RecordError, RunMismatch are ValueErrors
@@ -210,7 +211,7 @@ def select(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"finr1-eval: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    write_items_file(args.out, args.seed, selected)
+    write_items_file(args.out, selected)
     for name, ids in selected.items():
         print(f"{name}: {len(ids)} items")
     print(f"wrote {args.out}")

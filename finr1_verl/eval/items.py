@@ -101,9 +101,9 @@ def load_items(
     return Loaded([eval_item(bench, found[rid]) for rid in ids], selected, parsed, rejects)
 
 
-def write_items_file(path: Path, seed: int, selected: dict[str, list[str]]) -> None:
+def write_items_file(path: Path, selected: dict[str, list[str]]) -> None:
+    """Benchmark -> ids in rank order, each list with its hash (the summary records seed and protocol)."""
     payload = {
-        "seed": seed,
         "benchmarks": {name: {"ids": ids, "ids_sha256": ids_sha256(ids)} for name, ids in selected.items()},
     }
     tmp = path.with_suffix(".tmp")

@@ -198,9 +198,10 @@ def bar_chart(summary: dict[str, Any]) -> Figure:
             axes.bar_label(bars, fmt="%.1f", fontsize=7)
     axes.set_xticks(range(len(groups)), groups)
     axes.set_ylabel("% correct")
-    axes.set_ylim(0, 100)
+    axes.set_ylim(0, 112)  # headroom above 100 for the legend row
+    axes.set_yticks(range(0, 101, 20))
     axes.set_title(f"{summary['label']} vs Fin-R1's published results")
-    axes.legend(fontsize=8, loc="lower right")
+    axes.legend(fontsize=8, loc="upper center", ncol=len(series), frameon=False)
     figure.tight_layout()
     return figure
 

@@ -25,7 +25,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,13 +52,15 @@ logger = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
+    """What the run needs of a generation backend (:class:`EndpointBackend`, :class:`VLLMBackend`)."""
+
     sampling: Sampling
 
     def describe(self) -> dict[str, Any]: ...
 
     def stats(self) -> dict[str, int]: ...
 
-    def generate(self, requests: list[Request]): ...
+    def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[str, Generation]]: ...
 
 
 @dataclass(frozen=True)
@@ -238,9 +240,7 @@ async def run_eval(config: EvalConfig, backend: Backend, judge: AnswerJudge | No
         name: load_items(benchmark(name), path, config.seed, pinned.get(name), config.limit)
         for name, path in config.data.items()
     }
-    write_items_file(
-        config.out / "items.json", config.seed, {name: ld.selected for name, ld in loaded.items()}
-    )
+    write_items_file(config.out / "items.json", {name: ld.selected for name, ld in loaded.items()})
     write_jsonl(
         config.out / "rejects.jsonl",
         [{"benchmark": name, **asdict(reject)} for name, ld in loaded.items() for reject in ld.rejects],

@@ -95,8 +95,8 @@ class BenchmarkScore:
     """A benchmark's scores (percent) and the counts that say how far to trust them."""
 
     items: int
-    rule_score: float
-    judge_score: float | None  # None when no judge was used
+    rule_score: float | None  # None when no item was selected (a file too small for its protocol)
+    judge_score: float | None  # None also when no judge was used
     judged: int  # items whose score a judge verdict decided
     judge_errors: int
     rule_judge_disagree: int  # judged items where a decided rule verdict said otherwise
@@ -114,8 +114,8 @@ class BenchmarkScore:
         return {**asdict(self), "judged_share": round(self.judged_share, 2)}
 
 
-def percent(hits: int, total: int) -> float:
-    return round(100.0 * hits / total, 2) if total else 0.0
+def percent(hits: int, total: int) -> float | None:
+    return round(100.0 * hits / total, 2) if total else None
 
 
 def summarize(records: list[dict[str, Any]], judge_used: bool) -> BenchmarkScore:

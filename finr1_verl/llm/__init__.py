@@ -47,7 +47,8 @@ capture a loop at construction); the cache, counters and breakers are shared by 
 Call ``await client.aclose()`` in a loop that is about to end to close its connections.
 """
 
-from finr1_verl.llm.client import LLMClient, normalize_base_url, parse_endpoints, resolve_api_key
+from finr1_verl.llm.client import LLMClient
+from finr1_verl.llm.endpoints import normalize_base_url, parse_endpoints, resolve_api_key
 from finr1_verl.llm.sync import run_sync
 from finr1_verl.llm.types import (
     ERROR_KINDS,

@@ -20,13 +20,14 @@ them as metrics.  Clients and judges are built once per settings and reused by e
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from finr1_verl.llm import LLMClient, parse_endpoints, run_sync
@@ -88,6 +89,23 @@ class ScoreSettings:
         return settings
 
 
+def settings_for(kwargs: Mapping[str, Any]) -> ScoreSettings:
+    """:meth:`ScoreSettings.from_kwargs`, memoised: verl passes the same reward_kwargs every call.
+
+    Environment defaults are read when a combination of kwargs is first seen.
+    """
+    try:
+        key = tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in kwargs.items()))
+        return _settings_cached(key)
+    except TypeError:  # an unhashable value: no memo
+        return ScoreSettings.from_kwargs(kwargs)
+
+
+@functools.lru_cache(maxsize=64)
+def _settings_cached(key: tuple) -> ScoreSettings:
+    return ScoreSettings.from_kwargs(dict(key))
+
+
 @dataclass
 class RewardResult:
     """One sample's reward; :meth:`as_dict` gives verl the fixed key set."""
@@ -104,7 +122,7 @@ class RewardResult:
     rule_verdict: float = -1.0  # 1 equal, 0 different, -1 undecided or not computed
 
     def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in asdict(self).items()}
+        return {key: float(getattr(self, key)) for key in SCORE_KEYS}
 
 
 SCORE_KEYS = tuple(f.name for f in fields(RewardResult))
@@ -233,7 +251,7 @@ async def compute_score(
 
 
 def _prepare(data_source, solution_str, ground_truth, extra_info, kwargs):
-    settings = ScoreSettings.from_kwargs(kwargs)
+    settings = settings_for(kwargs)
     sample = read_sample(data_source, ground_truth, extra_info)
     return (settings, sample, *rule_outcome(solution_str, sample, settings))
 
@@ -290,13 +308,17 @@ def judge_for(settings: ScoreSettings) -> AnswerJudge:
         return judge
 
 
-def reset_judges() -> None:
-    """Forget the cached judges, e.g. after a judge server was replaced at the same address.
+async def close_judges() -> None:
+    """Close the cached judges' connections on the running loop and forget them.
 
-    Their connections close with the event loops that opened them.
+    For the end of a run, or after a judge server was replaced at the same address; the next call
+    builds fresh clients.
     """
     with _judges_lock:
+        judges = list(_judges.values())
         _judges.clear()
+    for judge in judges:
+        await judge.client.aclose()
 
 
 def judge_stats() -> dict[str, dict[str, int]]:

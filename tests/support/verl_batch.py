@@ -4,7 +4,8 @@
 (left-padded prompts, right-padded responses, attention mask over both, the row's ``data_source``,
 ``reward_model`` and ``extra_info`` as non-tensor columns).  ``score_batch`` builds the manager
 with verl's own ``load_reward_manager`` from a composed config and scores every sample
-concurrently on the manager's event loop, as a reward worker does.
+concurrently on the manager's event loop, as a reward worker does, then closes the judge's
+connections on that loop.
 """
 
 from __future__ import annotations
@@ -16,15 +17,21 @@ import numpy as np
 import torch
 
 
-def rollout_batch(rows: list[dict[str, Any]], responses: list[str], tokenizer, max_response_tokens: int = 512):
+def rollout_batch(
+    rows: list[dict[str, Any]], responses: list[str], tokenizer, max_response_tokens: int = 512
+):
     """A verl ``DataProto`` holding one (prompt, response) pair per row."""
     from verl import DataProto
 
     pad = tokenizer.pad_token_id
-    texts = [tokenizer.apply_chat_template(list(r["prompt"]), add_generation_prompt=True, tokenize=False) for r in rows]
+    texts = [
+        tokenizer.apply_chat_template(list(r["prompt"]), add_generation_prompt=True, tokenize=False)
+        for r in rows
+    ]
     prompts = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
     answers = [
-        tokenizer(text, add_special_tokens=False)["input_ids"][: max_response_tokens - 1] + [tokenizer.eos_token_id]
+        tokenizer(text, add_special_tokens=False)["input_ids"][: max_response_tokens - 1]
+        + [tokenizer.eos_token_id]
         for text in responses
     ]
     p_len, r_len = max(map(len, prompts)), max(map(len, answers))
@@ -54,9 +61,14 @@ def score_batch(cfg, tokenizer, batch) -> list[dict[str, Any]]:
     """Per-sample ``{"reward_score", "reward_extra_info"}`` from the manager verl builds for ``cfg``."""
     from verl.trainer.ppo.reward import load_reward_manager
 
+    from finr1_verl.reward.score import close_judges
+
     manager = load_reward_manager(cfg, tokenizer)
 
     async def score_all():
-        return await asyncio.gather(*(manager.run_single(batch[i : i + 1]) for i in range(len(batch))))
+        try:
+            return await asyncio.gather(*(manager.run_single(batch[i : i + 1]) for i in range(len(batch))))
+        finally:
+            await close_judges()  # the judge's connections belong to this loop
 
     return manager.loop.run_until_complete(score_all())
