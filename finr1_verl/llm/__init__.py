@@ -44,7 +44,10 @@ attempt, ``failures/<kind>`` per call, ``endpoint/<url>``).  The API key is neve
 
 Each event loop gets its own HTTP clients, semaphores and in-flight table (verl's reward workers
 capture a loop at construction); the cache, counters and breakers are shared by all loops.
-Call ``await client.aclose()`` in a loop that is about to end to close its connections.
+Call ``await client.aclose()`` in a loop that is about to end to close its connections.  The HTTP
+transport is aiohttp under openai's httpx interface when ``httpx-aiohttp`` is installed (the
+``openai[aiohttp]`` extra), else httpx.  :class:`~finr1_verl.llm.slicer.LoopSlicer` runs short CPU
+work on a loop in time slices, so that a whole batch gathered at once never stalls the loop.
 """
 
 from finr1_verl.llm.client import LLMClient

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from finr1_verl.data.records import OBJECTIVE_TYPES
 from finr1_verl.llm.stats import Counters
 from finr1_verl.reward.answer import count_final_answers
 from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
@@ -25,8 +26,6 @@ FAKE_TAGS = "fake_tags"
 CONTENT_FREE = "content_free"
 NO_DIGIT = "no_digit"
 REASONS = (EMPTY, TOO_LONG, FAKE_TAGS, ADDRESSES_GRADER, HEDGE, CONTENT_FREE, NO_DIGIT)
-
-OBJECTIVE = frozenset({"numeric", "choice", "label", "boolean"})
 
 # Chat-template role markers and the judge prompt's own delimiters: never part of a real answer.
 _FORGED = re.compile(
@@ -63,63 +62,21 @@ _HEDGE_WORDS = re.compile(
     r"\b(?:or|either)\b|或者|或是|还是|也可能|[A-Za-z0-9%]\s*或\s*[A-Za-z0-9]", re.IGNORECASE
 )
 # Choice answers: option texts may contain "or", so only letter-versus-letter counts.
-_HEDGE_LETTERS = re.compile(r"(?<![A-Za-z])[A-H]\s*(?:or|或者|或是|还是|或|/)\s*[A-H](?![A-Za-z])", re.IGNORECASE)
+_HEDGE_LETTERS = re.compile(
+    r"(?<![A-Za-z])[A-H]\s*(?:or|或者|或是|还是|或|/)\s*[A-H](?![A-Za-z])", re.IGNORECASE
+)
 
 # Openers that carry no answer (arXiv 2507.08794's "master keys" and their variants), normalised
 # by :func:`_normalise`: lower case, no punctuation, no spaces.
-_OPENERS = {
-    "solution",
-    "solutions",
-    "answer",
-    "answers",
-    "theanswer",
-    "theansweris",
-    "finalanswer",
-    "thefinalansweris",
-    "thoughtprocess",
-    "reasoning",
-    "explanation",
-    "step1",
-    "steps",
-    "result",
-    "letssolvethisstepbystep",
-    "letssolvethisproblemstepbystep",
-    "letsthinkstepbystep",
-    "letmethinkstepbystep",
-    "letmesolvethisstepbystep",
-    "letsworkthisoutstepbystep",
-    "stepbystep",
-    "ican",
-    "sure",
-    "ok",
-    "okay",
-    "yesican",
-    "none",
-    "null",
-    "na",
-    "nan",
-    "unknown",
-    "idk",
-    "解",
-    "解答",
-    "解析",
-    "答",
-    "答案",
-    "答案是",
-    "答案为",
-    "思考过程",
-    "思路",
-    "分析",
-    "步骤",
-    "结果",
-    "让我们一步一步解决这个问题",
-    "让我们一步步思考",
-    "我们一步一步来",
-    "首先",
-    "かいせつ",
-    "解説",
-    "回答",
-}
+_OPENER_WORDS = """
+    solution solutions answer answers theanswer theansweris finalanswer thefinalansweris
+    thoughtprocess reasoning explanation step1 steps result stepbystep letssolvethisstepbystep
+    letssolvethisproblemstepbystep letsthinkstepbystep letmethinkstepbystep letmesolvethisstepbystep
+    letsworkthisoutstepbystep ican sure ok okay yesican none null na nan unknown idk
+    解 解答 解析 答 答案 答案是 答案为 思考过程 思路 分析 步骤 结果 首先 回答 かいせつ 解説
+    让我们一步一步解决这个问题 让我们一步步思考 我们一步一步来
+"""
+_OPENERS = frozenset(_OPENER_WORDS.split())
 _STEP_BY_STEP = re.compile(r"(?:let'?s|let\s+us|let\s+me|i\s+will|we\s+will)\b.*step\s*by\s*step\W*", re.I)
 _DIGIT = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]")
 
@@ -144,7 +101,7 @@ def _hedges(answer: str, response: str, answer_type: str, think_in_prompt: bool)
         return True
     if answer_type == "choice":
         return bool(_HEDGE_LETTERS.search(answer))
-    return answer_type in OBJECTIVE and bool(_HEDGE_WORDS.search(answer))
+    return answer_type in OBJECTIVE_TYPES and bool(_HEDGE_WORDS.search(answer))
 
 
 def hack_reason(
