@@ -45,11 +45,11 @@ from finr1_verl.data.rows import rl_row  # noqa: E402
 from finr1_verl.data.sources import parser_for  # noqa: E402
 from finr1_verl.reward import (  # noqa: E402
     ScoreSettings,
+    assess_rules,
     close_judges,
     compute_score,
     judge_stats,
     read_sample,
-    rule_outcome,
 )
 from tests.support.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 from tests.support.shared_data import SHARED_DATA  # noqa: E402
@@ -319,7 +319,7 @@ def rules_cpu_seconds(batch, kwargs: dict) -> float:
     started = time.perf_counter()
     for row, text in batch:
         sample = read_sample(row["data_source"], row["reward_model"]["ground_truth"], row["extra_info"])
-        rule_outcome(text, sample, settings)
+        assess_rules(text, sample, settings)
     return time.perf_counter() - started
 
 

@@ -1,9 +1,9 @@
-"""Scoring one response, and a benchmark's scores, with the reward's answer module and judge.
+"""Scoring one response, and a benchmark's scores, with the reward's own chain.
 
-Per item, in one direction (the reward's chain, with lenient extraction for models that ignore
-the tags): format check → final answer (``extract_answer``) → hack guard (0, no judge) → rule
-verdict → judge, when the mode asks for it (``rule_first``: only when rules are UNDECIDED;
-``always``: every guarded-clean answer, as Fin-R1 scored; ``never``).  Two scores come out of it:
+Each response goes through :func:`finr1_verl.reward.score.assess` — the same format check, answer
+extraction (lenient by default, for models that ignore the tags), hack guard, rule verdict and judge
+as the GRPO reward — so an evaluation number and a training reward can never disagree on how an
+answer is read.  Two scores come out of it:
 
 * rule score — the rule verdict alone (UNDECIDED counts as wrong);
 * judge score — the judge's verdict where it gave one, else the rule verdict.  A judge that fails
@@ -20,11 +20,9 @@ from typing import Any
 
 from finr1_verl.eval.benchmarks import EvalItem
 from finr1_verl.eval.generate import Generation
-from finr1_verl.reward.answer import answer_span, extract_answer
-from finr1_verl.reward.format import check_format
-from finr1_verl.reward.guard import hack_reason
-from finr1_verl.reward.judge import AnswerJudge, JudgeError
-from finr1_verl.reward.match import Verdict, rule_verdict
+from finr1_verl.reward.judge import AnswerJudge
+from finr1_verl.reward.match import Verdict
+from finr1_verl.reward.score import ScoreSettings, assess
 
 NO_ANSWER = "no_answer"
 GUARDED = "guarded"
@@ -57,36 +55,32 @@ class ItemScore:
 async def score_item(
     item: EvalItem, response: str, settings: ScoringSettings, judge: AnswerJudge | None
 ) -> ItemScore:
-    """The score of one generated response (see the module docstring)."""
-    format_ok = check_format(response, settings.think_in_prompt)
-    answer = extract_answer(response, lenient=settings.lenient, think_in_prompt=settings.think_in_prompt)
-    sample = item.sample
-    if answer is None:
-        return ItemScore(format_ok, None, None, NO_ANSWER, None, None, None, False, False)
-    guard = hack_reason(
-        response,
-        answer_span(response, settings.think_in_prompt),
-        answer,
-        answer_type=sample.answer_type,
-        max_answer_chars=settings.max_answer_chars,
+    """The score of one generated response: the reward's :func:`assess`, recorded per step."""
+    reward_settings = ScoreSettings(
+        mode=settings.mode if judge is not None else "never",
+        lenient=settings.lenient,
         think_in_prompt=settings.think_in_prompt,
+        max_answer_chars=settings.max_answer_chars,
     )
-    if guard is not None:
-        return ItemScore(format_ok, answer, guard, GUARDED, None, None, None, False, False)
-    verdict = rule_verdict(answer, list(sample.readings), sample.answer_type, sample.choices)
-    rule_correct = verdict is Verdict.EQUAL
-    asks_judge = settings.mode == "always" or (settings.mode == "rule_first" and verdict is Verdict.UNDECIDED)
-    if judge is None or not asks_judge:
-        return ItemScore(format_ok, answer, None, verdict.value, None, None, None, rule_correct, rule_correct)
-    try:
-        judged = await judge.judge(answer, sample.readings, question=sample.question, choices=sample.choices)
-    except JudgeError as err:
-        return ItemScore(
-            format_ok, answer, None, verdict.value, None, None, err.kind, rule_correct, rule_correct
-        )
-    judge_verdict = "equal" if judged.equal else "different"
+    outcome = await assess(response, item.sample, reward_settings, judge)
+    result = outcome.result
+    if outcome.answer is None:
+        rule = NO_ANSWER
+    elif outcome.guard is not None:
+        rule = GUARDED
+    else:
+        rule = outcome.verdict.value
+    judge_verdict = ("equal" if result.judge_equal else "different") if result.judged else None
     return ItemScore(
-        format_ok, answer, None, verdict.value, judge_verdict, judged.raw, None, rule_correct, judged.equal
+        format_ok=bool(result.format),
+        answer=outcome.answer,
+        guard=outcome.guard,
+        rule_verdict=rule,
+        judge_verdict=judge_verdict,
+        judge_reply=outcome.judge_reply,
+        judge_error=outcome.judge_error,
+        rule_correct=outcome.verdict is Verdict.EQUAL,
+        correct=bool(result.acc),
     )
 
 

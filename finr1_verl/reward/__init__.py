@@ -13,26 +13,30 @@ from finr1_verl.reward.judge import AnswerJudge, JudgeError, JudgeResult, parse_
 from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
 from finr1_verl.reward.score import (
     SCORE_KEYS,
+    Assessment,
     RewardResult,
     ScoreSettings,
+    assess,
+    assess_rules,
     close_judges,
     compute_score,
     compute_score_sync,
     judge_stats,
     read_sample,
-    rule_outcome,
-    score_response,
 )
 
 __all__ = [
     "GUARD_COUNTS",
     "SCORE_KEYS",
     "AnswerJudge",
+    "Assessment",
     "JudgeError",
     "JudgeResult",
     "RewardResult",
     "ScoreSettings",
     "Verdict",
+    "assess",
+    "assess_rules",
     "check_format",
     "close_judges",
     "compute_score",
@@ -43,7 +47,5 @@ __all__ = [
     "judge_stats",
     "parse_verdict",
     "read_sample",
-    "rule_outcome",
     "rule_verdict",
-    "score_response",
 ]

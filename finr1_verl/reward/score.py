@@ -65,6 +65,7 @@ class ScoreSettings:
     max_retries: int = 3
     max_answer_chars: int = 1000  # longer final answers score 0 (guard) and are never sent
     think_in_prompt: bool = False  # the chat template opens <think> in the prompt
+    lenient: bool = False  # evaluation of untagged models: last box / "the answer is" / last line; not for RL
     include_question: bool = False  # Fin-R1 measured the question to hurt the judge
     structured_output: bool = False  # vLLM judges: restrict the reply to the two verdicts
     judge_max_tokens: int = 16
@@ -164,19 +165,27 @@ def read_sample(data_source: str, ground_truth: Any, extra_info: Mapping[str, An
     return Sample(readings, str(answer_type), choices, extra.get("question") or None)
 
 
-def rule_outcome(
-    solution_str: str, sample: Sample, settings: ScoreSettings
-) -> tuple[RewardResult, str | None]:
-    """Everything but the judge: format, answer, guard and rule verdict (pure CPU work).
+@dataclass
+class Assessment:
+    """One response through the whole chain, with what each step saw (for evaluation and dumps)."""
 
-    Returns the partly filled result and the answer to judge, or None when no judge call is needed.
-    """
+    result: RewardResult
+    answer: str | None = None  # the extracted final answer
+    guard: str | None = None  # the hack guard's reason, when it zeroed the answer
+    verdict: Verdict | None = None  # the rule verdict; None when no answer or guarded
+    needs_judge: bool = False
+    judge_reply: str | None = None
+    judge_error: str | None = None  # the judge's error kind after its retries
+
+
+def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> Assessment:
+    """Everything but the judge: format, answer, guard and rule verdict (pure CPU work)."""
     think_in_prompt = settings.think_in_prompt
     result = RewardResult(format=float(check_format(solution_str, think_in_prompt)))
-    answer = extract_answer(solution_str, think_in_prompt=think_in_prompt)
+    answer = extract_answer(solution_str, lenient=settings.lenient, think_in_prompt=think_in_prompt)
     result.answer_found = float(answer is not None)
     if answer is None:
-        return result, None
+        return Assessment(result)
     reason = hack_reason(
         solution_str,
         answer_span(solution_str, think_in_prompt),
@@ -188,44 +197,53 @@ def rule_outcome(
     if reason is not None:
         GUARD_COUNTS.add(reason)
         result.hacked = 1.0
-        return result, None
+        return Assessment(result, answer, guard=reason)
     verdict = rule_verdict(answer, list(sample.readings), sample.answer_type, sample.choices)
     result.rule_verdict = RULE_CODES[verdict]
     result.acc = float(verdict is Verdict.EQUAL)
     needs_judge = settings.mode == "always" or (
         settings.mode == "rule_first" and verdict is Verdict.UNDECIDED
     )
-    return result, answer if needs_judge else None
+    return Assessment(result, answer, verdict=verdict, needs_judge=needs_judge)
 
 
-async def score_response(solution_str: str, sample: Sample, settings: ScoreSettings) -> RewardResult:
-    """The reward of one response (see the module docstring)."""
-    result, to_judge = await _SLICER.run(rule_outcome, solution_str, sample, settings)
-    return await _finish(result, to_judge, sample, settings)
+async def assess(
+    solution_str: str, sample: Sample, settings: ScoreSettings, judge: AnswerJudge | None = None
+) -> Assessment:
+    """The reward of one response with its intermediate steps (see the module docstring).
+
+    ``judge`` defaults to the shared judge for ``settings`` (:func:`judge_for`).
+    """
+    assessment = await _SLICER.run(assess_rules, solution_str, sample, settings)
+    return await _finish(assessment, sample, settings, judge)
 
 
 async def _finish(
-    result: RewardResult, to_judge: str | None, sample: Sample, settings: ScoreSettings
-) -> RewardResult:
-    if to_judge is not None:
-        await _judge(result, to_judge, sample, settings)
+    assessment: Assessment, sample: Sample, settings: ScoreSettings, judge: AnswerJudge | None = None
+) -> Assessment:
+    if assessment.needs_judge:
+        await _judge(assessment, sample, settings, judge or judge_for(settings))
+    result = assessment.result
     result.score = settings.format_weight * result.format + settings.accuracy_weight * result.acc
-    return result
+    return assessment
 
 
-async def _judge(result: RewardResult, answer: str, sample: Sample, settings: ScoreSettings) -> None:
+async def _judge(assessment: Assessment, sample: Sample, settings: ScoreSettings, judge: AnswerJudge) -> None:
     """Let the judge decide the accuracy; on a judge fault keep the rule verdict (UNDECIDED = 0)."""
+    result = assessment.result
     try:
-        judged = await judge_for(settings).judge(
-            answer, sample.readings, question=sample.question, choices=sample.choices
+        judged = await judge.judge(
+            assessment.answer, sample.readings, question=sample.question, choices=sample.choices
         )
     except JudgeError as err:
         if settings.strict:
             raise
         result.judge_error = 1.0
+        assessment.judge_error = err.kind
         _warn_judge_failure(err)
         return
     rule_decided = result.rule_verdict != RULE_CODES[Verdict.UNDECIDED]
+    assessment.judge_reply = judged.raw
     result.judged = 1.0
     result.judge_equal = float(judged.equal)
     result.judge_disagree = float(rule_decided and bool(result.acc) != judged.equal)
@@ -244,16 +262,16 @@ async def compute_score(
     All CPU work (settings, row fields, format, extraction, guard, rules) runs in loop slices, so a
     whole batch gathered at once never stalls the event loop; only the judge call is awaited.
     """
-    settings, sample, result, to_judge = await _SLICER.run(
+    settings, sample, assessment = await _SLICER.run(
         _prepare, data_source, solution_str, ground_truth, extra_info, kwargs
     )
-    return (await _finish(result, to_judge, sample, settings)).as_dict()
+    return (await _finish(assessment, sample, settings)).result.as_dict()
 
 
 def _prepare(data_source, solution_str, ground_truth, extra_info, kwargs):
     settings = settings_for(kwargs)
     sample = read_sample(data_source, ground_truth, extra_info)
-    return (settings, sample, *rule_outcome(solution_str, sample, settings))
+    return settings, sample, assess_rules(solution_str, sample, settings)
 
 
 def compute_score_sync(
