@@ -14,14 +14,19 @@ $FINR1_TEACHER_API_KEY or $OPENAI_API_KEY (vLLM accepts any).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from finr1_verl.data.build import SourceInput
+from finr1_verl.data.cli_options import (
+    add_endpoint_arguments,
+    add_source_arguments,
+    column_maps,
+    endpoint_client,
+    name_value_pairs,
+)
 from finr1_verl.data.distill import FORCE_THINKING, DistillConfig, TeacherSettings, distill, summary_table
 from finr1_verl.data.records import RecordError
-from finr1_verl.llm import LLMClient
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -32,28 +37,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--source",
-        action="append",
-        required=True,
-        metavar="NAME=PATH",
-        help="a source file or folder (as for prepare)",
-    )
-    parser.add_argument(
-        "--columns",
-        action="append",
-        default=[],
-        metavar="NAME:KEY=COL,...",
-        help="column mapping for a generic source (as for prepare), keys: id question answer context answer_type choices",
-    )
+    add_source_arguments(parser, required=True)
     parser.add_argument("--out", type=Path, required=True, help="output folder (reuse it to resume)")
-    parser.add_argument(
-        "--teacher-url",
-        default=os.environ.get("FINR1_TEACHER_URL"),
-        help="endpoint(s), comma-separated (default $FINR1_TEACHER_URL)",
-    )
-    parser.add_argument(
-        "--teacher-model", default=defaults.model, help=f"served model name (default {defaults.model})"
+    add_endpoint_arguments(
+        parser,
+        "teacher",
+        model=defaults.model,
+        concurrency=256,
+        timeout=1800.0,
+        retries_help="client retries after transport faults",
     )
     parser.add_argument(
         "--samples", type=int, default=defaults.samples, help="traces per question, k (default 1)"
@@ -79,37 +71,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fresh draws after a truncated reply or one without trace or answer (default 2)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=256, help="requests in flight per endpoint (default 256)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=1800.0, help="seconds per request attempt (default 1800)"
-    )
-    parser.add_argument(
-        "--retries", type=int, default=3, help="client retries after transport faults (default 3)"
-    )
-    parser.add_argument(
         "--limit-per-source", type=int, default=None, help="only the first N questions of each source"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def _pair(value: str, flag: str) -> tuple[str, str]:
-    name, sep, rest = value.partition("=")
-    if not sep or not name.strip() or not rest.strip():
-        raise SystemExit(f"{flag} expects NAME=VALUE, got {value!r}")
-    return name.strip(), rest.strip()
-
-
 def parse_sources(sources: list[str], columns: list[str]) -> list[SourceInput]:
     """``--source NAME=PATH`` values with their ``--columns NAME:KEY=COL,...`` mappings."""
-    mappings: dict[str, dict[str, str]] = {}
-    for value in columns:
-        name, sep, rest = value.partition(":")
-        if not sep:
-            raise SystemExit(f"--columns expects NAME:KEY=COL,..., got {value!r}")
-        mappings[name.strip()] = dict(_pair(item, "--columns") for item in rest.split(","))
-    pairs = [_pair(value, "--source") for value in sources]
+    mappings = column_maps(columns)
+    pairs = name_value_pairs(sources, "--source")
     inputs = [SourceInput(name, Path(path), mappings.get(name)) for name, path in pairs]
     names = [source.name for source in inputs]
     if len(set(names)) != len(names):
@@ -118,8 +89,6 @@ def parse_sources(sources: list[str], columns: list[str]) -> list[SourceInput]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.teacher_url:
-        raise SystemExit("--teacher-url (or $FINR1_TEACHER_URL) is required")
     try:
         teacher = TeacherSettings(
             model=args.teacher_model,
@@ -132,13 +101,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise SystemExit(f"finr1-data distill: {err}") from None
-    client = LLMClient(
-        args.teacher_url,
-        args.teacher_model,
+    client = endpoint_client(
+        args,
+        "teacher",
         api_key_env=("FINR1_TEACHER_API_KEY", "OPENAI_API_KEY"),
-        max_concurrency=args.concurrency,
-        timeout_s=args.timeout,
-        max_retries=args.retries,
         cache_size=0,
         max_tokens=args.max_tokens,
         temperature=args.temperature,

@@ -14,14 +14,13 @@ $OPENAI_API_KEY.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from finr1_verl.data.cli_options import add_endpoint_arguments, endpoint_client
 from finr1_verl.data.filter import FilterConfig, filter_traces, summary_table
 from finr1_verl.data.quality import QualityJudge
 from finr1_verl.data.records import RecordError
-from finr1_verl.llm import LLMClient
 from finr1_verl.reward.judge import AnswerJudge
 
 DEFAULT_JUDGE = "Qwen2.5-72B-Instruct"
@@ -38,27 +37,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--traces", type=Path, required=True, help="distill's output folder or its traces.jsonl"
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder (reuse it to resume)")
-    parser.add_argument(
-        "--judge-url",
-        default=os.environ.get("FINR1_JUDGE_URL"),
-        help="endpoint(s), comma-separated (default $FINR1_JUDGE_URL)",
-    )
-    parser.add_argument(
-        "--judge-model", default=DEFAULT_JUDGE, help=f"served model name (default {DEFAULT_JUDGE})"
+    add_endpoint_arguments(
+        parser,
+        "judge",
+        model=DEFAULT_JUDGE,
+        concurrency=64,
+        timeout=120.0,
+        retries_help="retries after faults or unparseable verdicts",
     )
     parser.add_argument(
         "--structured-output",
         action="store_true",
         help="ask vLLM (>= 0.12) to constrain verdicts to the allowed replies",
-    )
-    parser.add_argument(
-        "--concurrency", type=int, default=64, help="requests in flight per endpoint (default 64)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds per request attempt (default 120)"
-    )
-    parser.add_argument(
-        "--retries", type=int, default=3, help="retries after faults or unparseable verdicts (default 3)"
     )
     parser.add_argument(
         "--val-fraction", type=float, default=0.05, help="share of questions in the val split (default 0.05)"
@@ -68,15 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.judge_url:
-        raise SystemExit("--judge-url (or $FINR1_JUDGE_URL) is required")
-    client = LLMClient(
-        args.judge_url,
-        args.judge_model,
-        max_concurrency=args.concurrency,
-        timeout_s=args.timeout,
-        max_retries=args.retries,
-    )
+    client = endpoint_client(args, "judge")
     answer_judge = AnswerJudge(client, structured_output=args.structured_output)
     quality_judge = QualityJudge(client, structured_output=args.structured_output)
     config = FilterConfig(

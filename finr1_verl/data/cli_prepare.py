@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 from finr1_verl.data.build import PrepareConfig, SourceInput, prepare, read_exclude_ids, summary_table
+from finr1_verl.data.cli_options import add_source_arguments, column_maps, name_value_pairs
 from finr1_verl.data.mix import MIXES
 from finr1_verl.data.records import RecordError
-from finr1_verl.data.sources import SOURCES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,13 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--source",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help=f"a source file or folder; registered names: {', '.join(SOURCES)} (others: generic reader)",
-    )
+    add_source_arguments(parser, required=False)
     parser.add_argument("--spec", type=Path, help="YAML or JSON file with sources and options")
     parser.add_argument("--out", type=Path, help="output folder")
     parser.add_argument("--mix", choices=MIXES, help="fin-r1: Fin-R1's per-source counts; all: everything")
@@ -50,37 +44,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--exclude-ids", type=Path, help="file of ids (or source/id) to keep out, one per line"
     )
     parser.add_argument(
-        "--columns",
-        action="append",
-        default=[],
-        metavar="NAME:KEY=COL,...",
-        help="column mapping for the generic reader, keys: id question answer context thinking answer_type choices",
-    )
-    parser.add_argument(
         "--count", action="append", default=[], metavar="NAME=N", help="override a source's mix count"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
-
-
-def _pairs(values: list[str], flag: str) -> dict[str, str]:
-    pairs = {}
-    for value in values:
-        name, sep, rest = value.partition("=")
-        if not sep or not name or not rest:
-            raise SystemExit(f"{flag} expects NAME=VALUE, got {value!r}")
-        pairs[name.strip()] = rest.strip()
-    return pairs
-
-
-def _column_maps(values: list[str]) -> dict[str, dict[str, str]]:
-    maps: dict[str, dict[str, str]] = {}
-    for value in values:
-        name, sep, rest = value.partition(":")
-        if not sep:
-            raise SystemExit(f"--columns expects NAME:KEY=COL,..., got {value!r}")
-        maps[name] = _pairs(rest.split(","), "--columns")
-    return maps
 
 
 def _load_spec(path: Path | None) -> dict:
@@ -102,9 +69,9 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
         if "path" in entry:
             entry["path"] = base / entry["path"]
         sources[name] = entry
-    for name, path in _pairs(args.source, "--source").items():
+    for name, path in name_value_pairs(args.source, "--source"):
         sources[name] = {**sources.get(name, {}), "path": path}
-    for name, columns in _column_maps(args.columns).items():
+    for name, columns in column_maps(args.columns).items():
         sources.setdefault(name, {})["columns"] = columns
     if not sources:
         raise SystemExit("no source given: use --source NAME=PATH or a --spec file")
@@ -121,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if out is None:
         raise SystemExit("--out is required (or 'out' in the spec)")
     exclude_file = args.exclude_ids or (base / spec["exclude_ids"] if "exclude_ids" in spec else None)
-    counts = {**(spec.get("counts") or {}), **{k: int(v) for k, v in _pairs(args.count, "--count").items()}}
+    counts = {**(spec.get("counts") or {}), **{k: int(v) for k, v in name_value_pairs(args.count, "--count")}}
     config = PrepareConfig(
         out=out,
         mix=args.mix or spec.get("mix", "fin-r1"),

@@ -160,16 +160,23 @@ async def ask_teacher(
     raise error
 
 
+def _sample_fields(example: Example, sample: int, status: str) -> dict[str, Any]:
+    """What every traces.jsonl record starts with, ok or error: resuming finds samples by ``key``."""
+    return {
+        "key": sample_key(example.source, example.id, sample),
+        "status": status,
+        "source": example.source,
+        "id": example.id,
+        "sample": sample,
+    }
+
+
 def trace_record(
     example: Example, sample: int, result: ChatResult, thinking: str, answer: str, teacher: TeacherSettings
 ) -> dict[str, Any]:
     """The Fin-R1-Data record of one sample (Question, Thinking, Answer + provenance)."""
     return {
-        "key": sample_key(example.source, example.id, sample),
-        "status": OK,
-        "source": example.source,
-        "id": example.id,
-        "sample": sample,
+        **_sample_fields(example, sample, OK),
         "Question": render_question(example),
         "Thinking": thinking,
         "Answer": answer,
@@ -188,11 +195,7 @@ def error_record(
     example: Example, sample: int, kind: str, message: str, teacher: TeacherSettings
 ) -> dict[str, Any]:
     return {
-        "key": sample_key(example.source, example.id, sample),
-        "status": ERROR,
-        "source": example.source,
-        "id": example.id,
-        "sample": sample,
+        **_sample_fields(example, sample, ERROR),
         "teacher_model": teacher.model,
         "error": {"kind": kind, "message": message},
     }

@@ -65,30 +65,22 @@ def _labelled(file: Path, task: str, guard: IdGuard) -> Iterator[ParseItem]:
         if problem:
             yield problem
             continue
+        answer_type, choices = "text", {}
         if task == "finfe":
             if answer not in FINFE_LABELS:
                 yield Rejected(SOURCE, str(file), index, BAD_LABEL, f"label {answer!r} not in 0/1/2", rid)
                 continue
-            example = Example(
-                source=SOURCE,
-                id=rid,
-                question=FINFE_QUESTION.format(text=question),
-                answer=answer,
-                answer_type="label",
-                split=split,
-                choices=dict(FINFE_LABELS),
-                meta={"task": task},
-            )
-        else:
-            example = Example(
-                source=SOURCE,
-                id=rid,
-                question=question,
-                answer=answer,
-                answer_type="text",
-                split=split,
-                meta={"task": task},
-            )
+            question, answer_type, choices = FINFE_QUESTION.format(text=question), "label", dict(FINFE_LABELS)
+        example = Example(
+            source=SOURCE,
+            id=rid,
+            question=question,
+            answer=answer,
+            answer_type=answer_type,
+            split=split,
+            choices=choices,
+            meta={"task": task},
+        )
         yield guard.check(example, str(file), index)
 
 
