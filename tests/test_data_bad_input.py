@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from finr1_verl.data.build import PrepareConfig, SourceInput, prepare
+from finr1_verl.data.cli import main
 from finr1_verl.data.records import Example, RecordError
 from finr1_verl.data.sources import Rejected, parser_for
 
@@ -116,3 +117,33 @@ def test_prepare_accounts_for_every_record_and_explains_rejects(tmp_path):
     rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
     assert sorted(r["reason"] for r in rejects) == ["duplicate_id", "empty_question"]
     assert all(r["file"] == str(data) and r["source"] == "finqa" and r["detail"] for r in rejects)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["prepare", "--source", "finqa= ", "--out", "o"], "--source expects NAME=VALUE, got 'finqa= '"),
+        (["prepare", "--source", "t=x", "--columns", "t", "--out", "o"], "--columns expects NAME:KEY=COL"),
+        (["prepare", "--source", "t=x", "--count", "t", "--out", "o"], "--count expects NAME=VALUE"),
+        (["distill", "--source", "=x", "--out", "o", "--teacher-url", "u"], "--source expects NAME=VALUE"),
+        (
+            ["distill", "--source", "t=x", "--columns", "t:q", "--out", "o", "--teacher-url", "u"],
+            "--columns expects NAME=VALUE, got 'q'",
+        ),
+        (
+            ["distill", "--source", "t=x", "--source", "t=y", "--out", "o", "--teacher-url", "u"],
+            "each source may be given once",
+        ),
+        (
+            ["distill", "--source", "t=x", "--out", "o", "--teacher-url", ""],
+            "--teacher-url (or $FINR1_TEACHER_URL)",
+        ),
+        (["filter", "--traces", "t", "--out", "o", "--judge-url", ""], "--judge-url (or $FINR1_JUDGE_URL)"),
+    ],
+)
+def test_bad_command_line_values_stop_before_any_work_naming_the_flag(tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert message in str(err.value)
+    assert not (tmp_path / "o").exists()

@@ -72,7 +72,7 @@ def test_recipe_composes_and_passes_verl_validation(case):
         "low_var_kl",
     )
     assert (cfg.data.train_batch_size, arr.actor.ppo_mini_batch_size, arr.actor.optim.lr) == (1024, 256, 1e-6)
-    assert (cfg.data.max_prompt_length, cfg.data.max_response_length) == (1024, 4096)
+    assert (cfg.data.max_prompt_length, cfg.data.max_response_length) == (3072, 4096)
     assert (
         arr.model.use_remove_padding and arr.model.enable_gradient_checkpointing and arr.actor.use_dynamic_bsz
     )
