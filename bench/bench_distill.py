@@ -7,8 +7,9 @@ Running all 60,000 at 2 s per request takes ~8 minutes at best, so the run cover
 in-flight count (Little's law: rate = requests in flight / latency).
 
 The teacher is the project's FakeOpenAIServer in its own process (so its CPU is not counted as the
-client's), replying with a ~6 KB trace after uniform(latency - jitter, latency + jitter) seconds and
-sampling its in-flight count every 50 ms.  Measured in the same run:
+client's and does not compete with it for the loop), with ``--concurrency`` serving slots, replying
+with a ~6 KB trace after uniform(latency - jitter, latency + jitter) seconds and sampling its
+in-flight count every 50 ms.  Measured in the same run:
 
 * bare aiohttp — a loop posting requests with the same slot count: the least a Python client can
   spend per request (the baseline of the ratios);
@@ -49,8 +50,8 @@ TRACE = " ".join(
 )
 
 
-def serve(port_file: Path, samples_file: Path, latency: float, jitter: float) -> None:
-    """The teacher process: FakeOpenAIServer + an in-flight sampler, until SIGTERM."""
+def serve(port_file: Path, samples_file: Path, latency: float, jitter: float, slots: int) -> None:
+    """The teacher process: FakeOpenAIServer with ``slots`` serving slots + an in-flight sampler."""
     from tests.support.fake_openai import FakeOpenAIServer, Reply
 
     rng = random.Random(0)
@@ -61,7 +62,7 @@ def serve(port_file: Path, samples_file: Path, latency: float, jitter: float) ->
             delay=rng.uniform(latency - jitter, latency + jitter),
         )
 
-    server = FakeOpenAIServer(model="deepseek-ai/DeepSeek-R1", responder=responder).start()
+    server = FakeOpenAIServer(model="deepseek-ai/DeepSeek-R1", responder=responder, slots=slots).start()
     samples: list[tuple[float, int, int]] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -77,6 +78,7 @@ def start_server(tmp: Path, args: argparse.Namespace) -> tuple[subprocess.Popen,
     port_file.unlink(missing_ok=True)
     command = [sys.executable, __file__, "--serve", str(port_file), str(samples_file)]
     command += ["--latency", str(args.latency), "--jitter", str(args.jitter)]
+    command += ["--concurrency", str(args.concurrency)]
     process = subprocess.Popen(command)
     deadline = time.monotonic() + 30
     while not port_file.exists() or not port_file.read_text():
@@ -229,7 +231,7 @@ def main() -> None:
     parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(*args.serve, args.latency, args.jitter)
+        serve(*args.serve, args.latency, args.jitter, args.concurrency)
         return
     n_base = args.baseline_requests
     with tempfile.TemporaryDirectory() as name:

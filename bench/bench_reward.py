@@ -64,40 +64,33 @@ LABEL_NAMES = {"0": "Bearish", "1": "Bullish", "2": "Neutral"}
 
 
 # --- the judge server (its own process, as a real judge is) ------------------------------------
-class SlottedJudge(FakeOpenAIServer):
-    """The loopback server with a fixed number of serving slots; further requests queue."""
+def judge_responder(latency: float, truth: dict[tuple[str, str], bool], fault_every: int):
+    """Verdicts from the batch's ground truth; every ``fault_every``-th request a 503 + Retry-After."""
+    count = 0
 
-    def __init__(self, slots: int, latency: float, truth: dict[tuple[str, str], bool], fault_every: int):
-        super().__init__(model="bench-judge", responder=self._verdict)
-        self.slots, self.latency, self.truth, self.fault_every = slots, latency, truth, fault_every
-        self._slots_sem: asyncio.Semaphore | None = None
-        self._count = 0
-
-    def _verdict(self, body: dict) -> Reply:
-        self._count += 1
-        if self.fault_every and self._count % self.fault_every == 0:
-            return Reply(status=503, headers={"Retry-After": "1"}, delay=self.latency)
+    def verdict(body: dict) -> Reply:
+        nonlocal count
+        count += 1
+        if fault_every and count % fault_every == 0:
+            return Reply(status=503, headers={"Retry-After": "1"}, delay=latency)
         user = body["messages"][-1]["content"]
         match = re.search(
             r"<reference_answer>\n(.*?)\n.*?<candidate_answer>\n(.*?)\n</candidate_answer>", user, re.S
         )
         if match:
-            equal = self.truth.get((match.group(1), match.group(2)), False)
+            equal = truth.get((match.group(1), match.group(2)), False)
         else:  # the baseline's prompt: "reference: X\nsolution: Y"
             ref, _, sol = user.partition("\nsolution: ")
-            equal = self.truth.get((ref.removeprefix("reference: "), sol), False)
-        return Reply(content="\\boxed{1}" if equal else "\\boxed{0}", delay=self.latency)
+            equal = truth.get((ref.removeprefix("reference: "), sol), False)
+        return Reply(content="\\boxed{1}" if equal else "\\boxed{0}", delay=latency)
 
-    async def _answer(self, request, body, reply):
-        if self._slots_sem is None:
-            self._slots_sem = asyncio.Semaphore(self.slots)
-        async with self._slots_sem:
-            return await super()._answer(request, body, reply)
+    return verdict
 
 
 def _serve(conn, slots: int, latency: float, truth: dict, fault_every: int) -> None:
     """Child process: run the judge and answer "url" / "reset" / "calls" / "stop" over a pipe."""
-    server = SlottedJudge(slots, latency, truth, fault_every).start()
+    responder = judge_responder(latency, truth, fault_every)
+    server = FakeOpenAIServer(model="bench-judge", responder=responder, slots=slots).start()
     conn.send(server.base_url)
     while (command := conn.recv()) != "stop":
         if command == "reset":

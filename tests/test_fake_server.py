@@ -98,6 +98,22 @@ def test_in_flight_high_water_mark(fake_openai):
     assert fake_openai.requests == [] and fake_openai.max_in_flight == 0
 
 
+def test_slots_queue_requests_beyond_the_limit():
+    """6 requests at once, 2 slots, 0.2 s each: more than 2 are received, answered 2 at a time."""
+    import concurrent.futures
+
+    with FakeOpenAIServer(slots=2, responder=lambda body: Reply(content="x", delay=0.2)) as server:
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            replies = list(pool.map(lambda _: post(server), range(6)))
+        elapsed = time.perf_counter() - started
+        assert [r.status_code for r in replies] == [200] * 6
+        assert server.max_in_flight > 2 and server.in_flight == 0  # received while the slots were busy
+        assert elapsed >= 0.6  # 6 x 0.2 s over 2 slots: never more than 2 answers at a time
+    with pytest.raises(ValueError, match="slots"):
+        FakeOpenAIServer(slots=0)
+
+
 def test_unknown_fault_is_refused():
     with pytest.raises(ValueError, match="unknown fault"):
         Reply(fault="explode")

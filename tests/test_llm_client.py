@@ -10,6 +10,7 @@ import time
 import pytest
 
 from finr1_verl.llm import LLMClient, LLMError, normalize_base_url, parse_endpoints, run_sync
+from finr1_verl.llm.http import to_result
 from tests.support.fake_openai import FakeOpenAIServer, Reply
 
 MSGS = [{"role": "user", "content": "Is 0.2 equal to 20%?"}]
@@ -266,4 +267,67 @@ async def test_rejected_replies_are_retried_and_never_cached(fake_openai):
     result = await client.chat(MSGS, accept=lambda text: text == "yes")
     assert result.content == "yes" and not result.cached
     assert client.stats.snapshot()["errors/rejected"] == 2
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # newer vLLM reasoning parsers name the field ``reasoning``; usage may be missing
+        (
+            {"model": "m", "choices": [{"message": {"content": None, "reasoning": "r"}}]},
+            ("", "r", None, 0),
+        ),
+        (
+            {
+                "choices": [{"message": {"content": "a"}, "finish_reason": "length"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 7},
+            },
+            ("a", None, "length", 7),
+        ),
+    ],
+)
+def test_reply_fields_are_read_from_the_json(reply, expected):
+    result = to_result(reply, "http://h/v1", 0.1, attempts=2)
+    got = (result.content, result.reasoning_content, result.finish_reason, result.usage.completion_tokens)
+    assert got == expected and result.attempts == 2 and result.endpoint == "http://h/v1"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"choices": "none"},
+        {"choices": [None]},
+        {"choices": [{"message": "text"}]},
+        {"choices": [{"message": {"content": ["not", "text"]}}]},
+    ],
+)
+def test_odd_reply_shapes_are_malformed(reply):
+    with pytest.raises(LLMError) as info:
+        to_result(reply, "http://h/v1", 0.1, attempts=1)
+    assert info.value.kind == "malformed"
+
+
+async def test_error_body_message_is_reported(fake_openai):
+    fake_openai.script(Reply(status=404))
+    client = make_client(fake_openai.base_url, max_retries=0)
+    with pytest.raises(LLMError) as info:
+        await client.chat(MSGS)
+    assert info.value.status == 404 and "scripted HTTP 404" in str(info.value)
+    await client.aclose()
+
+
+async def test_proxy_environment_is_honoured(fake_openai, monkeypatch):
+    """HTTP_PROXY routes requests through the proxy (a dead one here); NO_PROXY exempts the host."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", dead_url().removesuffix("/v1"))
+    client = make_client(fake_openai.base_url, max_retries=0)
+    with pytest.raises(LLMError) as info:
+        await client.chat(MSGS)
+    assert info.value.kind == "connect" and fake_openai.requests == []
+    await client.aclose()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = make_client(fake_openai.base_url, max_retries=0)
+    assert (await client.chat(MSGS)).content == "ok"
     await client.aclose()

@@ -1,7 +1,9 @@
 """One async OpenAI-compatible chat client for every model call in the project.
 
 The reward judge, the distillation teacher, the filter judge and evaluation generation all go
-through :class:`LLMClient`, built on ``openai.AsyncOpenAI`` (its own retries off) over httpx.
+through :class:`LLMClient`: OpenAI's chat-completions wire format over aiohttp, read as plain JSON
+into :class:`ChatResult` (no SDK request pipeline or pydantic models on the hot path; see
+:mod:`finr1_verl.llm.http` for the measurements behind that).
 
 Construction::
 
@@ -44,10 +46,10 @@ attempt, ``failures/<kind>`` per call, ``endpoint/<url>``).  The API key is neve
 
 Each event loop gets its own HTTP clients, semaphores and in-flight table (verl's reward workers
 capture a loop at construction); the cache, counters and breakers are shared by all loops.
-Call ``await client.aclose()`` in a loop that is about to end to close its connections.  The HTTP
-transport is aiohttp under openai's httpx interface when ``httpx-aiohttp`` is installed (the
-``openai[aiohttp]`` extra), else httpx.  :class:`~finr1_verl.llm.slicer.LoopSlicer` runs short CPU
-work on a loop in time slices, so that a whole batch gathered at once never stalls the loop.
+Call ``await client.aclose()`` in a loop that is about to end to close its connections.
+HTTP(S)_PROXY / NO_PROXY are honoured (read once per loop and endpoint).
+:class:`~finr1_verl.llm.slicer.LoopSlicer` runs short CPU work on a loop in time slices, so that a
+whole batch gathered at once never stalls the loop.
 """
 
 from finr1_verl.llm.client import LLMClient

@@ -15,23 +15,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-import openai
-from openai.types.chat import ChatCompletion
+import aiohttp
 
 from finr1_verl.llm.breaker import CircuitBreaker
 from finr1_verl.llm.cache import LRUCache
 from finr1_verl.llm.endpoints import API_KEY_ENV, parse_endpoints, resolve_api_key
-from finr1_verl.llm.http import http_client, is_connection_failure, status_error, to_result
+from finr1_verl.llm.http import open_session, post_json, to_result
 from finr1_verl.llm.stats import ClientStats
 from finr1_verl.llm.types import (
     BREAKER_KINDS,
     CIRCUIT_OPEN,
-    CONNECT,
-    MALFORMED,
     REJECTED,
     RETRYABLE_KINDS,
-    TIMEOUT,
     ChatResult,
     LLMError,
 )
@@ -41,9 +36,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _LoopState:
-    """Everything bound to one event loop: HTTP clients, semaphores and in-flight requests."""
+    """Everything bound to one event loop: HTTP sessions, semaphores and in-flight requests."""
 
-    clients: dict[str, openai.AsyncOpenAI] = field(default_factory=dict)
+    sessions: dict[str, aiohttp.ClientSession] = field(default_factory=dict)
     semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
     inflight: dict[str, asyncio.Task] = field(default_factory=dict)
@@ -161,13 +156,13 @@ class LLMClient:
         return await self._finish(asyncio.shield(task))
 
     async def aclose(self) -> None:
-        """Close the HTTP clients bound to the running event loop."""
+        """Close the HTTP sessions bound to the running event loop."""
         loop = asyncio.get_running_loop()
         with self._loops_lock:
             state = self._loops.pop(loop, None)
         if state is not None:
-            for client in state.clients.values():
-                await client.close()
+            for session in state.sessions.values():
+                await session.close()
 
     async def __aenter__(self) -> LLMClient:
         return self
@@ -194,24 +189,13 @@ class LLMClient:
                 state = self._loops[loop] = _LoopState()
             return state
 
-    def _client(self, state: _LoopState, endpoint: str) -> openai.AsyncOpenAI:
-        client = state.clients.get(endpoint)
-        if client is None:
-            limits = httpx.Limits(
-                max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
-            )
-            timeout = httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))
-            client = openai.AsyncOpenAI(
-                base_url=endpoint,
-                api_key=self._api_key,
-                max_retries=0,
-                timeout=timeout,
-                http_client=http_client(limits, timeout),
-            )
-            state.clients[endpoint] = client
+    def _session(self, state: _LoopState, endpoint: str) -> aiohttp.ClientSession:
+        session = state.sessions.get(endpoint)
+        if session is None:
+            session = state.sessions[endpoint] = open_session(endpoint, self._api_key, self.max_concurrency)
             state.semaphores[endpoint] = asyncio.Semaphore(self.max_concurrency)
             state.pending[endpoint] = 0
-        return client
+        return session
 
     def _pick_endpoint(self, state: _LoopState, avoid: str | None) -> str | None:
         """The least-loaded endpoint whose breaker allows a request; ties go round-robin."""
@@ -247,7 +231,7 @@ class LLMClient:
                 self.stats.add("retries")
             attempts += 1
             try:
-                result = await self._attempt(state, endpoint, payload, extra, timeout_s)
+                result = await self._attempt(state, endpoint, payload, extra, timeout_s, attempts)
                 if accept is not None and not accept(result.content):
                     reply = json.dumps(result.content[:80], ensure_ascii=False)
                     raise LLMError(
@@ -266,7 +250,6 @@ class LLMClient:
                 await asyncio.sleep(delay)
                 continue
             self.breaker.record_success(endpoint)
-            result = dataclasses.replace(result, attempts=attempts)
             if cache_key is not None:
                 self._cache.put(cache_key, result)
             return result
@@ -287,43 +270,20 @@ class LLMClient:
         payload: dict[str, Any],
         extra: dict[str, Any],
         timeout_s: float,
+        attempts: int,
     ) -> ChatResult:
-        client = self._client(state, endpoint)
+        session = self._session(state, endpoint)
         state.pending[endpoint] += 1
         try:
             async with state.semaphores[endpoint]:
                 self.stats.add("api_calls")
                 self.stats.add(f"endpoint/{endpoint}")
                 started = time.perf_counter()
-                # The SDK's generic POST with the typed ChatCompletion reply: create() would walk the
-                # whole payload through its type-driven transform, ~1 ms of loop time per request.
-                response = await asyncio.wait_for(
-                    client.post(
-                        "/chat/completions",
-                        cast_to=ChatCompletion,
-                        body={**payload, **extra},
-                        options={"timeout": timeout_s},
-                    ),
-                    timeout_s,
-                )
+                data = await post_json(session, endpoint, {**payload, **extra}, timeout_s)
                 latency = time.perf_counter() - started
-        except asyncio.TimeoutError as exc:
-            raise LLMError(TIMEOUT, f"no reply within {timeout_s:g}s", endpoint=endpoint) from exc
-        except openai.APIConnectionError as exc:  # APITimeoutError included
-            if is_connection_failure(exc):
-                raise LLMError(
-                    CONNECT, f"connection failed: {exc.__cause__ or exc}", endpoint=endpoint
-                ) from exc
-            raise LLMError(TIMEOUT, f"no reply within {timeout_s:g}s", endpoint=endpoint) from exc
-        except openai.APIStatusError as exc:
-            raise status_error(exc, endpoint) from exc
-        except (openai.APIError, ValueError) as exc:  # validation errors; JSONDecodeError is a ValueError
-            raise LLMError(MALFORMED, f"unparseable reply: {exc}", endpoint=endpoint) from exc
-        except httpx.HTTPError as exc:
-            raise LLMError(CONNECT, f"transport error: {exc}", endpoint=endpoint) from exc
         finally:
             state.pending[endpoint] -= 1
-        result = to_result(response, endpoint, latency)
+        result = to_result(data, endpoint, latency, attempts)
         self.stats.add("prompt_tokens", result.usage.prompt_tokens)
         self.stats.add("completion_tokens", result.usage.completion_tokens)
         return result

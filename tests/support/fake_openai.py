@@ -7,6 +7,10 @@ loops all talk to it over real HTTP.  Every request body it receives is recorded
 Scripting: ``server.script(reply, ...)`` queues replies served in order (one per request); when the
 queue is empty ``server.responder(body) -> Reply`` decides (default: content "ok").  A ``Reply`` is
 either a normal completion or one of the faults below.
+
+``FakeOpenAIServer(slots=N)`` answers at most N requests at a time, as a vLLM server with N sequence
+slots does: further requests are received (and counted in ``in_flight``) but wait in a queue, and
+a reply's ``delay`` starts once it holds a slot.  The default (None) answers every request at once.
 """
 
 from __future__ import annotations
@@ -72,8 +76,18 @@ def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server:`` or ``start()``/``stop()``."""
 
-    def __init__(self, model: str = "fake-model", responder: Callable[[dict], Reply] | None = None):
+    def __init__(
+        self,
+        model: str = "fake-model",
+        responder: Callable[[dict], Reply] | None = None,
+        *,
+        slots: int | None = None,
+    ):
+        if slots is not None and slots < 1:
+            raise ValueError("slots must be >= 1 (or None for no limit)")
         self.model = model
+        self.slots = slots
+        self._slot_semaphore: asyncio.Semaphore | None = None
         self.responder: Callable[[dict], Reply] = responder or (lambda body: Reply())
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -129,7 +143,10 @@ class FakeOpenAIServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._answer(request, body, self._next_reply(body))
+            if self._slot_semaphore is None:
+                return await self._answer(request, body, self._next_reply(body))
+            async with self._slot_semaphore:
+                return await self._answer(request, body, self._next_reply(body))
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -146,7 +163,9 @@ class FakeOpenAIServer:
             err = {"error": {"message": f"scripted HTTP {reply.status}", "type": "server_error"}}
             return web.json_response(err, status=reply.status, headers=reply.headers)
         if reply.fault == "malformed_json":
-            return web.Response(text='{"choices": [{"message": {"content": "tru', content_type="application/json")
+            return web.Response(
+                text='{"choices": [{"message": {"content": "tru', content_type="application/json"
+            )
         payload = _completion(body, reply)
         if reply.fault == "empty_choices":
             payload["choices"] = []
@@ -170,6 +189,8 @@ class FakeOpenAIServer:
         def run() -> None:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
+            if self.slots is not None:
+                self._slot_semaphore = asyncio.Semaphore(self.slots)
             app = web.Application(client_max_size=64 * 1024**2)
             app.router.add_get("/v1/models", self._models)
             app.router.add_post("/v1/chat/completions", self._chat)
