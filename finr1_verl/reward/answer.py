@@ -8,17 +8,22 @@
   no answer block exists it falls back to the last box in the text after the reasoning, then to the
   last "the answer is X" / "answer: X" / "答案是X" / "答案为X" / "答案：X", then to the last
   non-empty line.
+* :func:`final_answer` - :func:`extract_answer` for a caller that already holds the answer span.
 * :func:`boxed_values` - every balanced box in a text, in order (for hedge detection).
 * :func:`count_final_answers` - how many distinct final answers a response commits to: the number
-  of distinct boxed values in the answer span (1 when the span has no box, 0 without a span).
-  The reward's hack guard uses it to penalise "\\boxed{5} or \\boxed{6}".
+  of distinct boxed values in the answer span (1 when the span has no box, 0 without a span);
+  :func:`count_span_answers` counts them in a span.  The reward's hack guard uses it to penalise
+  "\\boxed{5} or \\boxed{6}".
 
 Only ``str.find``-style scans and a linear brace matcher are used, and at most the last
 :data:`MAX_SCAN_CHARS` characters of a response are searched, so enormous inputs cost bounded time.
+The boxes of short texts are memoised: a GRPO group's responses share a few answer blocks, and
+the reward reads the boxes of each block twice (the answer, and the hedge count).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
@@ -27,6 +32,9 @@ from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THI
 MAX_SCAN_CHARS = 16_384
 # A box longer than this is not a final answer (and would only cost time to match).
 MAX_BOX_CHARS = 2_048
+# Texts up to this length have their boxes memoised (memory <= _BOX_MEMO_SIZE x this, bounded).
+MEMO_CHARS = 1_024
+_BOX_MEMO_SIZE = 16_384
 _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)[ ]*\{")
 _BRACE = re.compile(r"[{}]")
 _WRAPPER = re.compile(r"^\\(?:text|textbf|mathrm|mathbf|rm|bf)\s*\{([^{}]*)\}$")
@@ -84,9 +92,16 @@ def boxed_values(text: str) -> list[str]:
 
     A box inside another box counts once, as its innermost value (``\\boxed{\\boxed{5}}`` is "5").
     """
-    if not isinstance(text, str) or ("\\boxed" not in text and "\\fbox" not in text):
-        return []
-    text = text[-MAX_SCAN_CHARS:]
+    return list(_boxes(text[-MAX_SCAN_CHARS:])) if isinstance(text, str) else []
+
+
+def _boxes(text: str) -> tuple[str, ...]:
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return ()
+    return _boxes_memo(text) if len(text) <= MEMO_CHARS else _scan_boxes(text)
+
+
+def _scan_boxes(text: str) -> tuple[str, ...]:
     pairs = _brace_pairs(text)
     values: list[str] = []
     covered_until = -1
@@ -99,14 +114,19 @@ def boxed_values(text: str) -> list[str]:
         body = text[open_brace + 1 : close_brace]
         if len(body) > MAX_BOX_CHARS:
             continue
-        inner = boxed_values(body)
+        inner = _boxes(body)
         values.append(inner[-1] if inner else _unwrap(body))
-    return values
+    return tuple(values)
+
+
+_boxes_memo = functools.lru_cache(maxsize=_BOX_MEMO_SIZE)(_scan_boxes)
 
 
 def last_boxed(text: str) -> str | None:
     """The last balanced box content in ``text``, or None."""
-    values = boxed_values(text)
+    if not isinstance(text, str):
+        return None
+    values = _boxes(text[-MAX_SCAN_CHARS:])
     return values[-1] if values else None
 
 
@@ -132,12 +152,16 @@ def extract_answer(response: str, *, lenient: bool = False, think_in_prompt: boo
     """The final answer of a response (see the module docstring); None when there is none."""
     if not isinstance(response, str):
         return None
-    span = answer_span(response, think_in_prompt)
+    return final_answer(response, answer_span(response, think_in_prompt), lenient=lenient)
+
+
+def final_answer(response: str, span: str | None, *, lenient: bool = False) -> str | None:
+    """:func:`extract_answer` given the response's :func:`answer_span` (computed once by the caller)."""
     if span is not None:
         boxed = last_boxed(span)
         answer = boxed if boxed is not None else span.strip()
         return answer or None
-    if not lenient:
+    if not lenient or not isinstance(response, str):
         return None
     text = response[-MAX_SCAN_CHARS:]
     close = text.rfind(THINK_CLOSE)
@@ -153,7 +177,10 @@ def extract_answer(response: str, *, lenient: bool = False, think_in_prompt: boo
 def count_final_answers(response: str, think_in_prompt: bool = False) -> int:
     """Distinct final answers in the answer span: distinct boxed values, 1 for an unboxed span, 0 without one."""
     span = answer_span(response, think_in_prompt)
-    if span is None:
-        return 0
-    values = {" ".join(value.split()) for value in boxed_values(span)}
+    return 0 if span is None else count_span_answers(span)
+
+
+def count_span_answers(span: str) -> int:
+    """:func:`count_final_answers` for an answer span."""
+    values = {" ".join(value.split()) for value in _boxes(span[-MAX_SCAN_CHARS:])}
     return len(values) if values else int(bool(span.strip()))

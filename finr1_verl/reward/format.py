@@ -25,10 +25,12 @@ def check_format(response: str, think_in_prompt: bool = False) -> bool:
     """True when ``response`` follows Fin-R1's think/answer format exactly (see the module docstring)."""
     if not isinstance(response, str):
         return False
-    expected_think_opens = 0 if think_in_prompt else 1
-    if response.count(THINK_OPEN) != expected_think_opens:
-        return False
-    if any(response.count(tag) != 1 for tag in (THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)):
+    if (
+        response.count(THINK_OPEN) != (0 if think_in_prompt else 1)
+        or response.count(THINK_CLOSE) != 1
+        or response.count(ANSWER_OPEN) != 1
+        or response.count(ANSWER_CLOSE) != 1
+    ):
         return False
     think_start = 0 if think_in_prompt else response.find(THINK_OPEN)
     think_end = response.find(THINK_CLOSE)
@@ -36,11 +38,11 @@ def check_format(response: str, think_in_prompt: bool = False) -> bool:
     answer_end = response.find(ANSWER_CLOSE)
     if not think_start <= think_end < answer_start < answer_end:
         return False
-    reasoning = response[think_start + (0 if think_in_prompt else len(THINK_OPEN)) : think_end]
-    answer = response[answer_start + len(ANSWER_OPEN) : answer_end]
-    outside = (
-        ("" if think_in_prompt else response[:think_start]),
-        response[think_end + len(THINK_CLOSE) : answer_start],
-        response[answer_end + len(ANSWER_CLOSE) :],
+    reasoning_start = think_start if think_in_prompt else think_start + len(THINK_OPEN)
+    return (
+        not response[:think_start].strip()
+        and not response[think_end + len(THINK_CLOSE) : answer_start].strip()
+        and not response[answer_end + len(ANSWER_CLOSE) :].strip()
+        and bool(response[reasoning_start:think_end].strip())
+        and bool(response[answer_start + len(ANSWER_OPEN) : answer_end].strip())
     )
-    return bool(reasoning.strip()) and bool(answer.strip()) and not any(part.strip() for part in outside)

@@ -6,16 +6,21 @@ Verifiers", arXiv 2505.22203) are content-free openers, prompt injection address
 forged tags and hedging between answers.  Each check here is a small pure predicate on the
 response, its answer span and the extracted answer; :func:`hack_reason` returns the first reason
 found, or ``None`` for an answer that may be scored.
+
+Only the repeated-tag check reads the whole response; every other check is a function of the answer
+span and the answer alone and is memoised for short spans, because a GRPO group's responses end in
+a few distinct answer blocks.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 from finr1_verl.data.records import OBJECTIVE_TYPES
 from finr1_verl.llm.stats import Counters
-from finr1_verl.reward.answer import count_final_answers
+from finr1_verl.reward.answer import MEMO_CHARS, count_span_answers
 from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 EMPTY = "empty"
@@ -26,6 +31,7 @@ FAKE_TAGS = "fake_tags"
 CONTENT_FREE = "content_free"
 NO_DIGIT = "no_digit"
 REASONS = (EMPTY, TOO_LONG, FAKE_TAGS, ADDRESSES_GRADER, HEDGE, CONTENT_FREE, NO_DIGIT)
+_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
 # Chat-template role markers and the judge prompt's own delimiters: never part of a real answer.
 _FORGED = re.compile(
@@ -87,17 +93,8 @@ def _normalise(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
 
 
-def _has_fake_tags(response: str, span: str | None) -> bool:
-    tags = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
-    if any(response.count(tag) > 1 for tag in tags):
-        return True
-    if span is not None and any(tag in span for tag in tags):
-        return True
-    return bool(_FORGED.search(span if span is not None else response))
-
-
-def _hedges(answer: str, response: str, answer_type: str, think_in_prompt: bool) -> bool:
-    if count_final_answers(response, think_in_prompt) > 1:
+def _hedges(answer: str, span: str | None, answer_type: str) -> bool:
+    if span is not None and count_span_answers(span) > 1:
         return True
     if answer_type == "choice":
         return bool(_HEDGE_LETTERS.search(answer))
@@ -111,29 +108,55 @@ def hack_reason(
     *,
     answer_type: str,
     max_answer_chars: int = 1000,
-    think_in_prompt: bool = False,
 ) -> str | None:
     """Why this answer must score 0 without a judge call, or None (also None when there is no answer).
 
-    ``span`` is the raw text of the answer block, ``answer`` the extracted final answer.
+    ``span`` is the response's answer block (:func:`~finr1_verl.reward.answer.answer_span`), ``answer``
+    the extracted final answer.
     """
     if answer is None:
         return None
-    if not _normalise(answer):
+    if span is not None and len(span) <= MEMO_CHARS:
+        reason = _answer_reason_memo(answer, span, answer_type, max_answer_chars)
+    else:
+        reason = _answer_reason(answer, span, answer_type, max_answer_chars)
+    if reason in (EMPTY, TOO_LONG):
+        return reason
+    if _repeated_tag(response) or (span is None and _FORGED.search(response)):
+        return FAKE_TAGS
+    return reason
+
+
+def _repeated_tag(response: str) -> bool:
+    return (
+        response.count(THINK_OPEN) > 1
+        or response.count(THINK_CLOSE) > 1
+        or response.count(ANSWER_OPEN) > 1
+        or response.count(ANSWER_CLOSE) > 1
+    )
+
+
+def _answer_reason(answer: str, span: str | None, answer_type: str, max_answer_chars: int) -> str | None:
+    """:func:`hack_reason` without the checks on the whole response (repeated tags, forged tags without a span)."""
+    normalised = _normalise(answer)
+    if not normalised:
         return EMPTY
     if len(answer) > max_answer_chars or (span is not None and len(span) > 4 * max_answer_chars):
         return TOO_LONG
-    if _has_fake_tags(response, span):
+    if span is not None and (any(tag in span for tag in _TAGS) or _FORGED.search(span)):
         return FAKE_TAGS
     if _GRADER.search(span if span is not None else answer):
         return ADDRESSES_GRADER
-    if _hedges(answer, response, answer_type, think_in_prompt):
+    if _hedges(answer, span, answer_type):
         return HEDGE
-    if _normalise(answer) in _OPENERS or _STEP_BY_STEP.fullmatch(answer.strip()):
+    if normalised in _OPENERS or _STEP_BY_STEP.fullmatch(answer.strip()):
         return CONTENT_FREE
     if answer_type == "numeric" and not _DIGIT.search(answer):
         return NO_DIGIT
     return None
+
+
+_answer_reason_memo = functools.lru_cache(maxsize=16_384)(_answer_reason)
 
 
 # Process-wide guard hits by reason (the per-sample metric is ``hacked``).

@@ -31,11 +31,12 @@ UNDECIDED.  Everything here is pure, deterministic and bounded in time.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from finr1_verl.reward.answer import last_boxed
+from finr1_verl.reward.answer import MEMO_CHARS, last_boxed
 from finr1_verl.reward.labels import canonical_label, choice_letters, normalize_text
 from finr1_verl.reward.numbers import Number, parse_number
 
@@ -92,6 +93,33 @@ def rule_verdict(
         return Verdict.DIFFERENT
     if len(candidate) > MAX_ANSWER_CHARS:
         return Verdict.UNDECIDED
+    options = _options_key(choices)
+    if len(candidate) > MEMO_CHARS or options is _UNHASHABLE:
+        return _readings_verdict(candidate, tuple(readings), answer_type, choices)
+    return _memo_verdict(candidate, tuple(readings), answer_type, options)
+
+
+_UNHASHABLE = object()
+
+
+def _options_key(choices: Mapping[str, str] | None) -> tuple | None | object:
+    """``choices`` as a hashable memo key: its items, None when empty, _UNHASHABLE when it has no key."""
+    if not choices:
+        return None
+    if not isinstance(choices, Mapping):
+        return _UNHASHABLE
+    options = tuple(choices.items())
+    try:
+        hash(options)
+    except TypeError:
+        return _UNHASHABLE
+    return options
+
+
+def _readings_verdict(
+    candidate: str, readings: tuple[str, ...], answer_type: str | None, choices: Mapping[str, str] | None
+) -> Verdict:
+    """:func:`rule_verdict` for a non-empty candidate and non-empty readings."""
     boxed = last_boxed(candidate)
     if boxed is not None:
         candidate = boxed
@@ -108,6 +136,15 @@ def rule_verdict(
     return Verdict.UNDECIDED
 
 
+@functools.lru_cache(maxsize=16_384)
+def _memo_verdict(
+    candidate: str, readings: tuple[str, ...], answer_type: str | None, options: tuple | None
+) -> Verdict:
+    """:func:`_readings_verdict`, memoised: a GRPO group scores many responses with the same final
+    answer against one ground truth."""
+    return _readings_verdict(candidate, readings, answer_type, dict(options) if options else None)
+
+
 def _readings(ground_truth: str | Iterable[str] | None) -> list[str]:
     """Non-empty ground-truth readings from a string, a list/tuple or a numpy array of strings."""
     if ground_truth is None:
@@ -116,9 +153,11 @@ def _readings(ground_truth: str | Iterable[str] | None) -> list[str]:
     items = [ground_truth] if scalar else list(ground_truth)
     readings = []
     for item in items:
-        text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-        if text.strip() and item is not None:
-            readings.append(text.strip())
+        if item is None:
+            continue
+        text = (item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)).strip()
+        if text:
+            readings.append(text)
     return readings
 
 

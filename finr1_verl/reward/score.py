@@ -32,7 +32,7 @@ from typing import Any
 
 from finr1_verl.llm import LLMClient, parse_endpoints, run_sync
 from finr1_verl.llm.slicer import LoopSlicer
-from finr1_verl.reward.answer import answer_span, extract_answer
+from finr1_verl.reward.answer import answer_span, final_answer
 from finr1_verl.reward.format import check_format
 from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
 from finr1_verl.reward.judge import AnswerJudge, JudgeError
@@ -95,8 +95,12 @@ def settings_for(kwargs: Mapping[str, Any]) -> ScoreSettings:
 
     Environment defaults are read when a combination of kwargs is first seen.
     """
+    key = tuple(kwargs.items())
     try:
+        hash(key)
+    except TypeError:  # list values (judge_urls): the same settings under a hashable key
         key = tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in kwargs.items()))
+    try:
         return _settings_cached(key)
     except TypeError:  # an unhashable value: no memo
         return ScoreSettings.from_kwargs(kwargs)
@@ -142,27 +146,46 @@ class Sample:
 def read_sample(data_source: str, ground_truth: Any, extra_info: Mapping[str, Any] | None) -> Sample:
     """Ground-truth readings and answer facts of a row; a clear error names the row and the field."""
     extra = dict(extra_info or {})
-    where = f"data_source={data_source!r} id={extra.get('id', extra.get('index', '?'))!r}"
     items = (
         [ground_truth]
         if isinstance(ground_truth, str)
         else list(ground_truth if ground_truth is not None else [])
     )
-    readings = tuple(str(x).strip() for x in items if x is not None and str(x).strip())
+    readings = tuple(text for text in (str(x).strip() for x in items if x is not None) if text)
     if not readings:
-        raise ValueError(f"{where}: reward_model.ground_truth is empty ({ground_truth!r})")
+        raise ValueError(
+            f"{_where(data_source, extra)}: reward_model.ground_truth is empty ({ground_truth!r})"
+        )
     choices = extra.get("choices") or None
     if isinstance(choices, str):
         try:
-            choices = json.loads(choices) or None
+            choices = _choices_from_json(choices)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: extra_info.choices is not a JSON object: {exc}") from exc
+            raise ValueError(
+                f"{_where(data_source, extra)}: extra_info.choices is not a JSON object: {exc}"
+            ) from exc
     if choices is not None and not isinstance(choices, Mapping):
         raise ValueError(
-            f"{where}: extra_info.choices must map option labels to texts, got {type(choices).__name__}"
+            f"{_where(data_source, extra)}: extra_info.choices must map option labels to texts, "
+            f"got {type(choices).__name__}"
         )
     answer_type = extra.get("answer_type") or infer_answer_type(readings[0])
     return Sample(readings, str(answer_type), choices, extra.get("question") or None)
+
+
+def _where(data_source: str, extra: Mapping[str, Any]) -> str:
+    return f"data_source={data_source!r} id={extra.get('id', extra.get('index', '?'))!r}"
+
+
+def _choices_from_json(text: str) -> Any:
+    """The parsed ``extra_info.choices`` string: a fresh copy of a memoised parse (a row's samples share it)."""
+    parsed = _parse_json(text)
+    return dict(parsed) if isinstance(parsed, dict) else parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_json(text: str) -> Any:
+    return json.loads(text) or None
 
 
 @dataclass
@@ -182,23 +205,19 @@ def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> 
     """Everything but the judge: format, answer, guard and rule verdict (pure CPU work)."""
     think_in_prompt = settings.think_in_prompt
     result = RewardResult(format=float(check_format(solution_str, think_in_prompt)))
-    answer = extract_answer(solution_str, lenient=settings.lenient, think_in_prompt=think_in_prompt)
+    span = answer_span(solution_str, think_in_prompt)
+    answer = final_answer(solution_str, span, lenient=settings.lenient)
     result.answer_found = float(answer is not None)
     if answer is None:
         return Assessment(result)
     reason = hack_reason(
-        solution_str,
-        answer_span(solution_str, think_in_prompt),
-        answer,
-        answer_type=sample.answer_type,
-        max_answer_chars=settings.max_answer_chars,
-        think_in_prompt=think_in_prompt,
+        solution_str, span, answer, answer_type=sample.answer_type, max_answer_chars=settings.max_answer_chars
     )
     if reason is not None:
         GUARD_COUNTS.add(reason)
         result.hacked = 1.0
         return Assessment(result, answer, guard=reason)
-    verdict = rule_verdict(answer, list(sample.readings), sample.answer_type, sample.choices)
+    verdict = rule_verdict(answer, sample.readings, sample.answer_type, sample.choices)
     result.rule_verdict = RULE_CODES[verdict]
     result.acc = float(verdict is Verdict.EQUAL)
     needs_judge = settings.mode == "always" or (
