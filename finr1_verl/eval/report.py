@@ -16,6 +16,7 @@ import math
 import platform
 from collections import Counter
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -206,19 +207,10 @@ def bar_chart(summary: dict[str, Any]) -> Figure:
     return figure
 
 
-def write_reports(
-    config: EvalConfig,
-    settings: dict[str, Any],
-    loaded: dict[str, Loaded],
-    scores: dict[str, BenchmarkScore],
-    judge: AnswerJudge | None,
-    backend: Backend,
-) -> dict[str, Any]:
-    summary = build_summary(config, settings, loaded, scores, judge, backend)
-    out = config.out
+def write_reports(summary: dict[str, Any], out: Path) -> None:
+    """``summary.json``, ``report.md`` and ``report.png`` in ``out``."""
     (out / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
     (out / "report.md").write_text(markdown(summary), encoding="utf-8")
     bar_chart(summary).savefig(out / "report.png")
-    return summary

@@ -37,7 +37,7 @@ from finr1_verl.data.records import RecordError
 from finr1_verl.eval.benchmarks import PROMPT_VERSION, Benchmark, EvalItem, benchmark
 from finr1_verl.eval.generate import Generation, Request, Sampling
 from finr1_verl.eval.items import Loaded, load_items, read_items_file, write_items_file
-from finr1_verl.eval.report import write_reports
+from finr1_verl.eval.report import build_summary, write_reports
 from finr1_verl.eval.score import (
     BenchmarkScore,
     ScoringSettings,
@@ -250,4 +250,6 @@ async def run_eval(config: EvalConfig, backend: Backend, judge: AnswerJudge | No
     for name, ld in loaded.items():
         records = await run_benchmark(benchmark(name), ld, backend, judge, config, scored_with)
         scores[name] = summarize(records, judge_used=judge is not None)
-    return write_reports(config, settings, loaded, scores, judge, backend)
+    summary = build_summary(config, settings, loaded, scores, judge, backend)
+    write_reports(summary, config.out)
+    return summary
