@@ -165,7 +165,7 @@ def run_baseline(url: str, requests: int, concurrency: int) -> tuple[float, floa
 
 def run_client(url: str, requests: int, concurrency: int) -> tuple[float, float]:
     """The shared LLM client alone, as distill calls it: (wall seconds, CPU seconds)."""
-    from finr1_verl.data.runner import run_pool
+    from finr1_verl.data.resumable import run_pool
     from finr1_verl.llm import LLMClient
 
     client = LLMClient(

@@ -23,9 +23,11 @@ from tqdm import tqdm
 from finr1_verl import prompts
 from finr1_verl.data.mix import MIXES, HashRankSample, quota, split_of
 from finr1_verl.data.records import Example
+from finr1_verl.data.rejects import RejectWriter
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, rl_row, sft_row
 from finr1_verl.data.sources import Rejected, parser_for
 from finr1_verl.data.writer import BatchWriter
+from finr1_verl.table import format_table
 
 EXCLUDED_ID = "excluded_id"
 SPLITS = ("train", "val")
@@ -145,7 +147,7 @@ def prepare(inputs: Iterable[SourceInput], config: PrepareConfig) -> dict[str, A
     config.out.mkdir(parents=True, exist_ok=True)
     mix = MixWriters(config.out)
     stats: dict[str, SourceStats] = {}
-    with open(config.out / "rejects.jsonl", "w", encoding="utf-8") as rejects:
+    with RejectWriter(config.out / "rejects.jsonl") as rejects:
         for source in inputs:
             stats[source.name] = _prepare_source(source, config, mix, rejects)
     outputs = mix.close()
@@ -158,12 +160,6 @@ def prepare(inputs: Iterable[SourceInput], config: PrepareConfig) -> dict[str, A
 
 def _is_excluded(example: Example, exclude: frozenset[str]) -> bool:
     return bool(exclude) and (example.id in exclude or f"{example.source}/{example.id}" in exclude)
-
-
-def _reject_line(item: Rejected) -> str:
-    record = {"source": item.source, "file": item.file, "record": item.record, "id": item.id}
-    record |= {"reason": item.reason, "detail": item.detail}
-    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def _prepare_source(source: SourceInput, config: PrepareConfig, mix: MixWriters, rejects) -> SourceStats:
@@ -191,7 +187,7 @@ def _prepare_source(source: SourceInput, config: PrepareConfig, mix: MixWriters,
             )
         if isinstance(item, Rejected):
             stats.rejected[item.reason] += 1
-            rejects.write(_reject_line(item))
+            rejects.write(item)
             continue
         split = split_of(str(item.meta.get("group", item.id)), config.val_fraction)
         rl, sft = rl_row(item, stats.written, split), sft_row(item)
@@ -270,28 +266,15 @@ def summary_table(report: dict[str, Any]) -> str:
         )
     t = report["totals"]
     mixed = report["outputs"]
-    rows.append(
-        [
-            "TOTAL",
-            t["read"],
-            t["written"],
-            t["rejected"],
-            "",
-            mixed["rl/train.parquet"],
-            mixed["rl/val.parquet"],
-            t["sft_rows"],
-            "",
-        ]
-    )
-    cells = [[str(c) for c in row] for row in [header, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i in (0, 8) else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in cells
+    total = [
+        "TOTAL",
+        t["read"],
+        t["written"],
+        t["rejected"],
+        "",
+        mixed["rl/train.parquet"],
+        mixed["rl/val.parquet"],
+        t["sft_rows"],
+        "",
     ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.insert(len(lines) - 1, lines[1])
-    return "\n".join(line.rstrip() for line in lines)
+    return format_table(header, rows, total=total)

@@ -20,32 +20,30 @@ next run asks again.
 
 k samples per question are k separate requests at temperature > 0 without a seed: independent
 draws that the client never caches or de-duplicates.  Results go to ``traces.jsonl`` (a
-:class:`~finr1_verl.data.jsonl_store.JsonlStore`, keyed ``source/id#sample``, resumable) as
+:class:`~finr1_verl.data.resumable.ResumableRun`, keyed ``source/id#sample``) as
 Fin-R1-Data records: ``Question``, ``Thinking``, ``Answer`` plus source, id, sample, teacher model,
 token counts and the parsed example that the filter needs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from finr1_verl import prompts
 from finr1_verl.data.build import SourceInput
-from finr1_verl.data.jsonl_store import ERROR, OK, JsonlStore, read_latest, sample_key
+from finr1_verl.data.jsonl_store import ERROR, OK, read_latest, sample_key
 from finr1_verl.data.records import Example
+from finr1_verl.data.rejects import RejectWriter
 from finr1_verl.data.render import render_question
-from finr1_verl.data.runner import format_table, run_pool
+from finr1_verl.data.resumable import ResumableRun, write_report
 from finr1_verl.data.sources import Rejected, parser_for
 from finr1_verl.llm import ChatResult, LLMClient, LLMError
+from finr1_verl.table import format_table
 
 FORCE_THINKING = ("prefill", "server")
 TRUNCATED, NO_REASONING, NO_ANSWER = "truncated", "no_reasoning", "no_answer"
@@ -201,90 +199,69 @@ def error_record(
     }
 
 
-def _reject_line(source: str, file: str, record: str | int, record_id: str, reason: str, detail: str) -> str:
-    line = {
-        "source": source,
-        "file": file,
-        "record": record,
-        "id": record_id,
-        "reason": reason,
-        "detail": detail,
-    }
-    return json.dumps(line, ensure_ascii=False) + "\n"
-
-
-def _examples(inputs: list[SourceInput], limit: int | None, rejects=None) -> Iterator[Example]:
+def _examples(
+    inputs: list[SourceInput], limit: int | None, rejects: RejectWriter | None = None
+) -> Iterator[Example]:
     """Every parsed example, the first ``limit`` per source.  With ``rejects``, every other record
     is written there with its reason (the parser's, or ``over_limit``), so none goes unaccounted."""
     for source in inputs:
         taken = 0
         for item in parser_for(source.name, source.columns)(source.path):
+            if isinstance(item, Example) and limit is not None and taken >= limit:
+                item = Rejected(item.source, str(source.path), "", OVER_LIMIT, f"limit {limit}", item.id)
             if isinstance(item, Rejected):
                 if rejects is not None:
-                    rejects.write(
-                        _reject_line(item.source, item.file, item.record, item.id, item.reason, item.detail)
-                    )
-            elif limit is not None and taken >= limit:
-                if rejects is not None:
-                    rejects.write(
-                        _reject_line(item.source, str(source.path), "", item.id, OVER_LIMIT, f"limit {limit}")
-                    )
+                    rejects.write(item)
             else:
                 taken += 1
                 yield item
+
+
+def _sample_key(job: tuple[Example, int]) -> str:
+    example, sample = job
+    return sample_key(example.source, example.id, sample)
 
 
 def distill(inputs: list[SourceInput], client: LLMClient, config: DistillConfig) -> dict[str, Any]:
     """Distil every pending (question, sample); returns the report (also written to ``report.json``)."""
     config.out.mkdir(parents=True, exist_ok=True)
     teacher = config.teacher
-    with JsonlStore(config.out / TRACES) as store:
+
+    samples = (
+        (example, sample)
+        for example in _examples(inputs, config.limit_per_source)
+        for sample in range(teacher.samples)
+    )
+    with ResumableRun(config.out / TRACES, desc="distill", unit=" req", progress=config.progress) as run:
         pending, questions = 0, Counter()
-        with open(config.out / REJECTS, "w", encoding="utf-8") as rejects:
+        with RejectWriter(config.out / REJECTS) as rejects:
             for example in _examples(inputs, config.limit_per_source, rejects):
                 questions[example.source] += 1
-                pending += sum(
-                    not store.done(sample_key(example.source, example.id, s)) for s in range(teacher.samples)
-                )
-        jobs = (
-            (example, sample)
-            for example in _examples(inputs, config.limit_per_source)
-            for sample in range(teacher.samples)
-            if not store.done(sample_key(example.source, example.id, sample))
-        )
-        bar = tqdm(total=pending, desc="distill", unit=" req", mininterval=1.0, disable=not config.progress)
+                pending += sum(not run.store.done(_sample_key((example, s))) for s in range(teacher.samples))
         failures: Counter = Counter()
 
-        async def handle(job: tuple[Example, int]) -> None:
+        def status() -> str:
+            stats = client.stats.snapshot()
+            return (
+                f"tokens in {stats['prompt_tokens']:,} out {stats['completion_tokens']:,}, "
+                f"errors {sum(failures.values())}"
+            )
+
+        async def handle(job: tuple[Example, int]) -> dict[str, Any]:
             example, sample = job
             try:
                 result, thinking, answer = await ask_teacher(client, example, teacher)
-                store.append(trace_record(example, sample, result, thinking, answer, teacher))
             except (LLMError, ReplyError) as err:
                 failures[err.kind] += 1
-                store.append(error_record(example, sample, err.kind, str(err), teacher))
-            stats = client.stats.snapshot()
-            bar.set_postfix_str(
-                f"tokens in {stats['prompt_tokens']:,} out {stats['completion_tokens']:,}, errors {sum(failures.values())}",
-                refresh=False,
-            )
-            bar.update()
+                return error_record(example, sample, err.kind, str(err), teacher)
+            return trace_record(example, sample, result, thinking, answer, teacher)
 
-        async def main() -> None:
-            try:
-                await run_pool(jobs, handle, client.max_concurrency * len(client.endpoints))
-            finally:
-                await client.aclose()
-
-        try:
-            asyncio.run(main())
-        finally:
-            bar.close()
-        store.compact()
+        run.start(pending, status=status)
+        concurrency = client.max_concurrency * len(client.endpoints)
+        run.run(run.pending(samples, _sample_key), handle, concurrency, clients=[client])
+        run.finish()
     report = _report(config, questions, pending, failures, client)
-    (config.out / REPORT).write_text(
-        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_report(config.out / REPORT, report)
     return report
 
 
@@ -334,34 +311,11 @@ def _report(
 def summary_table(report: dict[str, Any]) -> str:
     """Per source: questions, samples, traces kept, errors (by kind), tokens."""
     header = ["source", "questions", "samples", "ok", "errors", "error kinds", "prompt tok", "completion tok"]
+    counted = ("questions", "samples", "ok", "errors", "prompt_tokens", "completion_tokens")
     rows, totals = [], Counter()
     for name, s in report["sources"].items():
         kinds = ", ".join(f"{kind} {n}" for kind, n in s["errors_by_kind"].items())
-        rows.append(
-            [
-                name,
-                s["questions"],
-                s["samples"],
-                s["ok"],
-                s["errors"],
-                kinds,
-                s["prompt_tokens"],
-                s["completion_tokens"],
-            ]
-        )
-        totals.update(
-            {k: s[k] for k in ("questions", "samples", "ok", "errors", "prompt_tokens", "completion_tokens")}
-        )
-    rows.append(
-        [
-            "TOTAL",
-            totals["questions"],
-            totals["samples"],
-            totals["ok"],
-            totals["errors"],
-            "",
-            totals["prompt_tokens"],
-            totals["completion_tokens"],
-        ]
-    )
-    return format_table(header, rows)
+        rows.append([name, *(s[k] for k in counted[:4]), kinds, *(s[k] for k in counted[4:])])
+        totals.update({k: s[k] for k in counted})
+    total = ["TOTAL", *(totals[k] for k in counted[:4]), "", *(totals[k] for k in counted[4:])]
+    return format_table(header, rows, total=total)

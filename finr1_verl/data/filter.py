@@ -22,29 +22,27 @@ Questions with a missing trace or verdict are counted as unresolved until a reru
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from finr1_verl import prompts
 from finr1_verl.data.distill import TRACES, example_from_dict
-from finr1_verl.data.jsonl_store import ERROR, OK, JsonlStore, read_latest
+from finr1_verl.data.jsonl_store import ERROR, OK, read_latest
 from finr1_verl.data.mix import split_of
 from finr1_verl.data.quality import QualityError, QualityJudge
 from finr1_verl.data.records import OBJECTIVE_TYPES, Example
+from finr1_verl.data.resumable import ResumableRun, write_report
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, ground_truths, rl_row, sft_row
-from finr1_verl.data.runner import format_table, run_pool
 from finr1_verl.data.writer import BatchWriter
 from finr1_verl.reward.answer import extract_answer
 from finr1_verl.reward.judge import AnswerJudge, JudgeError
 from finr1_verl.reward.match import Verdict, rule_verdict
+from finr1_verl.table import format_table
 
 VERDICTS, REPORT = "verdicts.jsonl", "report.json"
 SPLITS = ("train", "val")
@@ -146,47 +144,36 @@ def filter_traces(
     if not traces_file.exists():
         raise FileNotFoundError(f"{traces_file}: no traces (run `finr1-data distill` first)")
     config.out.mkdir(parents=True, exist_ok=True)
-    with JsonlStore(config.out / VERDICTS) as store:
+    with ResumableRun(config.out / VERDICTS, desc="filter", unit=" sample", progress=config.progress) as run:
 
         def todo() -> Iterator[dict[str, Any]]:
-            return (t for t in read_latest(traces_file) if t["status"] == OK and not store.done(t["key"]))
+            traces = (t for t in read_latest(traces_file) if t["status"] == OK)
+            return run.pending(traces, key=itemgetter("key"))
 
         pending = sum(1 for _ in todo())
-        bar = tqdm(total=pending, desc="filter", unit=" sample", mininterval=1.0, disable=not config.progress)
         outcome: Counter = Counter()
 
-        async def handle(trace: dict[str, Any]) -> None:
-            record = await check_trace(answer_judge, quality_judge, trace)
-            store.append(record)
-            outcome["error" if record["status"] == ERROR else "passed" if record["passed"] else "failed"] += 1
+        def status() -> str:
             stats = answer_judge.client.stats.snapshot()
-            bar.set_postfix_str(
+            return (
                 f"passed {outcome['passed']} failed {outcome['failed']} errors {outcome['error']}, "
-                f"tokens in {stats['prompt_tokens']:,} out {stats['completion_tokens']:,}",
-                refresh=False,
+                f"tokens in {stats['prompt_tokens']:,} out {stats['completion_tokens']:,}"
             )
-            bar.update()
 
-        async def main() -> None:
-            client = answer_judge.client
-            try:
-                await run_pool(todo(), handle, client.max_concurrency * len(client.endpoints))
-            finally:
-                await client.aclose()
-                if quality_judge.client is not client:
-                    await quality_judge.client.aclose()
+        async def handle(trace: dict[str, Any]) -> dict[str, Any]:
+            record = await check_trace(answer_judge, quality_judge, trace)
+            outcome["error" if record["status"] == ERROR else "passed" if record["passed"] else "failed"] += 1
+            return record
 
-        try:
-            asyncio.run(main())
-        finally:
-            bar.close()
-        store.compact()
+        run.start(pending, status=status)
+        client = answer_judge.client
+        concurrency = client.max_concurrency * len(client.endpoints)
+        run.run(todo(), handle, concurrency, clients=[client, quality_judge.client])
+        run.finish()
     report = build_outputs(config)
     report["this_run"] = {"checked": pending, **outcome, "client": answer_judge.client.stats.snapshot()}
     report["judge_model"] = answer_judge.client.model
-    (config.out / REPORT).write_text(
-        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_report(config.out / REPORT, report)
     return report
 
 

@@ -1,6 +1,6 @@
-"""An append-only JSONL file of results keyed by ``source/id#sample``: the resumable state of a long run.
+"""An append-only JSONL file of results, one line per key: the resumable state of a long run.
 
-Distillation and filtering take hours on 60k questions and must survive ``kill -9``.  Each result is
+Distillation, filtering and evaluation take hours and must survive ``kill -9``.  Each result is
 one JSON line written by a single ``os.write`` on an ``O_APPEND`` descriptor the moment it arrives,
 so a killed process leaves every finished line intact and at most one torn last line; opening the
 store finds a last line without its newline and cuts it off.  Lines are fsynced in groups (every
@@ -8,11 +8,12 @@ store finds a last line without its newline and cuts it off.  Lines are fsynced 
 disk: a killed process loses nothing it wrote (the page cache outlives it), a power cut at most the
 last interval.
 
-Every line carries ``key`` and ``status`` (``ok`` or ``error``); the last line of a key wins, so a
-rerun appends an ``ok`` line over an earlier ``error``.  :meth:`JsonlStore.compact` rewrites the file
-with one line per key in key order (temp file, fsync, atomic rename), so a finished run's file does
-not depend on arrival order or on how often the run was interrupted.  An exclusive ``flock`` keeps
-two runs from appending to the same file.
+Every line carries its key (the field ``key``, ``source/id#sample``, unless the store names another
+field) and usually a ``status`` (``ok`` or ``error``); the last line of a key wins, so a rerun appends
+an ``ok`` line over an earlier ``error``.  :meth:`JsonlStore.compact` rewrites the file with one line
+per key in key order, or in the order the caller gives (temp file, fsync, atomic rename), so a
+finished run's file does not depend on arrival order or on how often the run was interrupted.  An
+exclusive ``flock`` keeps two runs from appending to the same file.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,13 @@ def key_order(key: str) -> tuple[str, int]:
     return question, int(sample) if sample.isdigit() else -1
 
 
-def scan(path: Path) -> tuple[dict[str, tuple[int, int, str]], int]:
+Entry = tuple[int, int, str | None]  # offset and length of a key's last line, and its status
+
+
+def scan(path: Path, key_field: str = "key") -> tuple[dict[str, Entry], int]:
     """Index of a store file: key -> (offset, length, status) of its last line, and the end of the
     last complete line (a torn tail after it is not indexed).  A broken complete line is an error."""
-    index: dict[str, tuple[int, int, str]] = {}
+    index: dict[str, Entry] = {}
     offset = 0
     if not path.exists():
         return index, 0
@@ -55,19 +59,17 @@ def scan(path: Path) -> tuple[dict[str, tuple[int, int, str]], int]:
                 break  # torn tail of a killed write
             try:
                 record = json.loads(line)
-                key, status = record["key"], record["status"]
-            except (ValueError, KeyError, TypeError) as err:
-                raise RecordError(
-                    path, f"line {number}", "key/status", f"not a store record: {err}"
-                ) from None
+                key, status = record[key_field], record.get("status")
+            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                raise RecordError(path, f"line {number}", key_field, f"not a store record: {err}") from None
             index[key] = (offset, len(line), status)
             offset += len(line)
     return index, offset
 
 
-def read_latest(path: Path) -> Iterator[dict[str, Any]]:
+def read_latest(path: Path, key_field: str = "key") -> Iterator[dict[str, Any]]:
     """Every key's last record, in key order (read-only: a torn tail is skipped, not cut)."""
-    index, _ = scan(path)
+    index, _ = scan(path, key_field)
     with open(path, "rb") as handle:
         for key in sorted(index, key=key_order):
             offset, length, _ = index[key]
@@ -78,8 +80,9 @@ def read_latest(path: Path) -> Iterator[dict[str, Any]]:
 class JsonlStore:
     """The store of one run; use as a context manager (closing fsyncs and releases the lock)."""
 
-    def __init__(self, path: Path, fsync_interval_s: float = 1.0):
+    def __init__(self, path: Path, *, key_field: str = "key", fsync_interval_s: float = 1.0):
         self.path = Path(path)
+        self.key_field = key_field
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fsync_interval_s = fsync_interval_s
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -89,7 +92,7 @@ class JsonlStore:
             os.close(self._fd)
             raise RuntimeError(f"{self.path} is in use by another run") from None
         try:
-            self.index, end = scan(self.path)
+            self.index, end = scan(self.path, key_field)
         except RecordError:
             os.close(self._fd)
             raise
@@ -102,6 +105,11 @@ class JsonlStore:
         self._pending_sync: Future | None = None
         self._last_sync = time.monotonic()
 
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The last record stored for ``key``, or None."""
+        entry = self.index.get(key)
+        return None if entry is None else json.loads(os.pread(self._fd, entry[1], entry[0]))
+
     def status(self, key: str) -> str | None:
         entry = self.index.get(key)
         return entry[2] if entry else None
@@ -109,16 +117,13 @@ class JsonlStore:
     def done(self, key: str) -> bool:
         return self.status(key) == OK
 
-    def statuses(self) -> dict[str, str]:
-        return {key: entry[2] for key, entry in self.index.items()}
-
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line, at once; schedule an fsync when the interval has passed."""
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         written = os.write(self._fd, line)
         while written < len(line):  # a short write only happens on a full disk or a signal
             written += os.write(self._fd, line[written:])
-        self.index[record["key"]] = (self._size, len(line), record["status"])
+        self.index[record[self.key_field]] = (self._size, len(line), record.get("status"))
         self._size += len(line)
         now = time.monotonic()
         idle = self._pending_sync is None or self._pending_sync.done()
@@ -126,17 +131,19 @@ class JsonlStore:
             self._last_sync = now
             self._pending_sync = self._syncer.submit(os.fsync, self._fd)
 
-    def compact(self) -> None:
-        """Rewrite the file with the last line of each key, in key order, replacing it atomically.
+    def compact(self, keys: Iterable[str] | None = None) -> None:
+        """Rewrite the file with the last line of each of ``keys`` in that order (default: every key,
+        in key order), replacing it atomically.
 
         The new file is locked before it replaces the old one, so no other run can slip in."""
+        order = sorted(self.index, key=key_order) if keys is None else list(keys)
         tmp = self.path.with_name(self.path.name + ".compact")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        index: dict[str, tuple[int, int, str]] = {}
+        index: dict[str, Entry] = {}
         size = 0
         with open(self.path, "rb") as source, os.fdopen(fd, "wb", closefd=False) as target:
-            for key in sorted(self.index, key=key_order):
+            for key in order:
                 offset, length, status = self.index[key]
                 source.seek(offset)
                 target.write(source.read(length))

@@ -11,7 +11,6 @@ comparison as grouped bars (matplotlib's Agg canvas; no display needed).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import platform
 from collections import Counter
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from finr1_verl.data.resumable import write_report
 from finr1_verl.eval.benchmarks import BENCHMARKS
 from finr1_verl.eval.items import ids_sha256
 from finr1_verl.eval.paper import PAPER_COLUMNS, PAPER_ROWS, PAPER_SOURCE, PLOT_ROWS
@@ -209,8 +209,6 @@ def bar_chart(summary: dict[str, Any]) -> Figure:
 
 def write_reports(summary: dict[str, Any], out: Path) -> None:
     """``summary.json``, ``report.md`` and ``report.png`` in ``out``."""
-    (out / "summary.json").write_text(
-        json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+    write_report(out / "summary.json", summary)
     (out / "report.md").write_text(markdown(summary), encoding="utf-8")
     bar_chart(summary).savefig(out / "report.png")

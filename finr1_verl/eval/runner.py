@@ -15,8 +15,11 @@ re-scores judge errors from the stored response.  A run with other generation se
 sampling, seed, prompt) is refused — its responses would not be comparable; items scored with
 other scoring settings (judge, mode, extraction: ``scored_with``) are re-scored from their stored
 responses without generating again.
-At the end each file is rewritten in selection order, so an interrupted and resumed run leaves
-the same bytes as an uninterrupted one.
+Each ``items/<name>.jsonl`` is the store of a :class:`~finr1_verl.data.resumable.ResumableRun`
+keyed by item id, the same skeleton as distillation and filtering: an item is one line written the
+moment it is scored, a line torn by a kill is cut when the run resumes, and at the end the file is
+rewritten in selection order, so an interrupted and resumed run leaves the same bytes as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -24,16 +27,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tqdm import tqdm
-
 from finr1_verl import prompts
 from finr1_verl.data.records import RecordError
+from finr1_verl.data.rejects import RejectWriter
+from finr1_verl.data.resumable import ResumableRun
 from finr1_verl.eval.benchmarks import PROMPT_VERSION, Benchmark, EvalItem, benchmark
 from finr1_verl.eval.generate import Generation, Request, Sampling
 from finr1_verl.eval.items import Loaded, load_items, read_items_file, write_items_file
@@ -47,8 +49,6 @@ from finr1_verl.eval.score import (
     summarize,
 )
 from finr1_verl.reward.judge import AnswerJudge
-
-logger = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
@@ -122,31 +122,6 @@ def fingerprint(section: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def read_records(path: Path) -> dict[str, dict[str, Any]]:
-    """Stored item records by id (the last line for an id wins); a torn last line is skipped."""
-    records: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return records
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            logger.warning("%s: line %d is incomplete (interrupted write); the item is redone", path, number)
-            continue
-        records[record["id"]] = record
-    return records
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-
-
 def base_record(item: EvalItem, position: int) -> dict[str, Any]:
     sample = item.sample
     return {
@@ -169,30 +144,25 @@ async def run_benchmark(
 ) -> list[dict[str, Any]]:
     """Every selected item generated and scored, reusing what ``items/<name>.jsonl`` already holds."""
     path = config.out / "items" / f"{bench.name}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stored = read_records(path)
     positions = {item.id: position for position, item in enumerate(loaded.items)}
     by_id = {item.id: item for item in loaded.items}
     done: dict[str, dict[str, Any]] = {}
     to_score: list[tuple[EvalItem, Generation]] = []
     to_generate: list[EvalItem] = []
-    for item in loaded.items:
-        record = stored.get(item.id)
-        if record is None or record["response"] is None:
-            to_generate.append(item)
-        elif record["scored_with"] != scored_with or record["judge_error"] is not None:
-            generation = Generation(record["response"], record["finish_reason"], record["completion_tokens"])
-            to_score.append((item, generation))
-        else:
-            done[item.id] = record
-    bar = tqdm(
-        total=len(loaded.items),
-        initial=len(done),
-        desc=f"eval {bench.name}",
-        unit="item",
-        disable=not config.progress,
-    )
-    with path.open("a", encoding="utf-8") as handle:
+    desc = f"eval {bench.name}"
+    with ResumableRun(path, desc=desc, unit="item", progress=config.progress, key_field="id") as run:
+        for item in loaded.items:
+            record = run.store.get(item.id)
+            if record is None or record["response"] is None:
+                to_generate.append(item)
+            elif record["scored_with"] != scored_with or record["judge_error"] is not None:
+                generation = Generation(
+                    record["response"], record["finish_reason"], record["completion_tokens"]
+                )
+                to_score.append((item, generation))
+            else:
+                done[item.id] = record
+        run.start(len(loaded.items), done=len(done))
 
         async def finish(item: EvalItem, generation: Generation) -> None:
             record = base_record(item, positions[item.id]) | generation_fields(generation)
@@ -202,10 +172,8 @@ async def run_benchmark(
             else:
                 score = await score_item(item, generation.response, config.scoring, judge)
                 record |= score.as_dict()
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
+            run.save(record)
             done[item.id] = record
-            bar.update()
 
         pending = [asyncio.ensure_future(finish(item, generation)) for item, generation in to_score]
         requests = [(item.id, item.messages) for item in to_generate]
@@ -216,10 +184,8 @@ async def run_benchmark(
         finally:
             for task in pending:
                 task.cancel()
-            bar.close()
-    records = [done[item.id] for item in loaded.items]
-    write_jsonl(path, records)
-    return records
+        run.finish([item.id for item in loaded.items])
+    return [done[item.id] for item in loaded.items]
 
 
 async def run_eval(config: EvalConfig, backend: Backend, judge: AnswerJudge | None) -> dict[str, Any]:
@@ -241,10 +207,10 @@ async def run_eval(config: EvalConfig, backend: Backend, judge: AnswerJudge | No
         for name, path in config.data.items()
     }
     write_items_file(config.out / "items.json", {name: ld.selected for name, ld in loaded.items()})
-    write_jsonl(
-        config.out / "rejects.jsonl",
-        [{"benchmark": name, **asdict(reject)} for name, ld in loaded.items() for reject in ld.rejects],
-    )
+    with RejectWriter(config.out / "rejects.jsonl") as rejects:
+        for name, ld in loaded.items():
+            for reject in ld.rejects:
+                rejects.write(reject, benchmark=name)
     (config.out / "run.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     scores: dict[str, BenchmarkScore] = {}
     for name, ld in loaded.items():
