@@ -34,6 +34,7 @@ from finr1_verl.reward.answer import extract_answer  # noqa: E402
 from finr1_verl.reward.format import check_format  # noqa: E402
 from finr1_verl.reward.match import Verdict, rule_verdict  # noqa: E402
 from finr1_verl.reward.numbers import clear_number_cache  # noqa: E402
+from finr1_verl.table import format_table  # noqa: E402
 from tests.fixtures.answer.pairs import Pair, convfinqa_pairs, finqa_pairs, mismatched_pairs  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("FINR1_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -91,19 +92,19 @@ def _p90(values: list[float]) -> float:
 
 def report(pairs: list[Pair], results: dict[str, tuple[list[float], list[bool]]]) -> None:
     groups = sorted({_group(pair) for pair in pairs})
-    header = f"{'group':22} {'pairs':>6} " + " ".join(f"{name + ' agree':>20}" for name in results)
-    print(header)
-    print("-" * len(header))
+    header = ["group", "pairs", *(f"{name} agree" for name in results), *(f"{name} %" for name in results)]
+    rows = []
     for group in [*groups, "all"]:
         indices = [i for i, pair in enumerate(pairs) if group in ("all", _group(pair))]
-        cells = []
-        for _, decisions in results.values():
-            agree = sum(decisions[i] == pairs[i].equal for i in indices)
-            cells.append(f"{agree:>6}/{len(indices):<6} {agree / len(indices):>6.2%}")
-        print(f"{group:22} {len(indices):>6} " + " ".join(f"{cell:>20}" for cell in cells))
-    print(f"\n{'checker':14} {'median µs':>10} {'p90 µs':>10} {'total s':>9}")
-    for name, (times, _) in results.items():
-        print(f"{name:14} {statistics.median(times):>10.1f} {_p90(times):>10.1f} {sum(times) / 1e6:>9.2f}")
+        agree = [sum(decisions[i] == pairs[i].equal for i in indices) for _, decisions in results.values()]
+        rows.append([group, len(indices), *agree, *(f"{n / len(indices):.2%}" for n in agree)])
+    print(format_table(header, rows))
+    rows = [
+        [name, f"{statistics.median(times):.1f}", f"{_p90(times):.1f}", f"{sum(times) / 1e6:.2f}"]
+        for name, (times, _) in results.items()
+    ]
+    print()
+    print(format_table(["checker", "median µs", "p90 µs", "total s"], rows))
     baseline = statistics.median(results["math-verify"][0])
     for name in ("ours-cold", "ours-warm"):
         print(

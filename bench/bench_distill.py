@@ -257,6 +257,8 @@ def main() -> None:
                 ),
             ),
         }
+    from finr1_verl.table import format_table
+
     report, rss = runs["distill"][1][3]
     ok = sum(s["ok"] for s in report["sources"].values())
     ideal_rate = args.concurrency / args.latency
@@ -268,18 +270,14 @@ def main() -> None:
         f"distill bench: {args.questions:,} questions ({ok:,} traces kept), {args.concurrency} slots, "
         f"latency {args.latency:g} s ± {args.jitter:g} s; baseline runs {n_base:,} requests"
     )
-    print(f"{'':36}" + "".join(f"{name:>14}" for name in names))
-    print(f"{'requests/s':36}" + "".join(f"{rate[name]:14.1f}" for name in names))
-    print(
-        f"{'requests/s / ideal (slots/latency)':36}"
-        + "".join(f"{rate[name] / ideal_rate:14.1%}" for name in names)
-    )
-    print(f"{'steady in-flight / limit':36}" + "".join(f"{inflight[name]:14.1%}" for name in names))
-    print(f"{'client CPU ms / request':36}" + "".join(f"{cpu_ms[name]:14.3f}" for name in names))
-    print(
-        f"{'CPU ratio to bare aiohttp':36}"
-        + "".join(f"{cpu_ms[name] / cpu_ms[names[0]]:14.2f}" for name in names)
-    )
+    rows = [
+        ["requests/s", *(f"{rate[name]:.1f}" for name in names)],
+        ["requests/s / ideal (slots/latency)", *(f"{rate[name] / ideal_rate:.1%}" for name in names)],
+        ["steady in-flight / limit", *(f"{inflight[name]:.1%}" for name in names)],
+        ["client CPU ms / request", *(f"{cpu_ms[name]:.3f}" for name in names)],
+        ["CPU ratio to bare aiohttp", *(f"{cpu_ms[name] / cpu_ms[names[0]]:.2f}" for name in names)],
+    ]
+    print(format_table(["", *names], rows))
     print(
         f"distill's own CPU on top of the client: {cpu_ms['distill'] - cpu_ms['LLMClient']:.3f} ms / request"
     )

@@ -20,6 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from finr1_verl.table import format_table  # noqa: E402
+
 _TOPICS = ["bond yields", "inflation", "a stock buyback", "EBITDA margins", "currency hedging", "an IPO"]
 
 
@@ -85,9 +89,14 @@ def main() -> None:
         )
     print()
     print(f"input: {args.rows:,} rows, {size_mb:.0f} MiB JSONL, mix={args.mix}")
-    print(f"{'stage':<22}{'wall s':>10}{'rows/s':>12}{'peak RSS MiB':>15}")
-    print(f"{'baseline (json read)':<22}{base_wall:>10.1f}{args.rows / base_wall:>12,.0f}{base_rss:>15.0f}")
-    print(f"{'prepare':<22}{prep_wall:>10.1f}{args.rows / prep_wall:>12,.0f}{prep_rss:>15.0f}")
+    rows = [
+        [stage, f"{wall:.1f}", f"{args.rows / wall:,.0f}", f"{rss:.0f}"]
+        for stage, wall, rss in (
+            ("baseline (json read)", base_wall, base_rss),
+            ("prepare", prep_wall, prep_rss),
+        )
+    ]
+    print(format_table(["stage", "wall s", "rows/s", "peak RSS MiB"], rows))
     print(f"ratio prepare/baseline: time {prep_wall / base_wall:.1f}x")
     print(
         f"targets: wall <= 120 s -> {'OK' if prep_wall <= 120 else 'MISSED'}; "

@@ -51,6 +51,7 @@ from finr1_verl.reward import (  # noqa: E402
     judge_stats,
     read_sample,
 )
+from finr1_verl.table import format_table  # noqa: E402
 from tests.support.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 from tests.support.shared_data import SHARED_DATA  # noqa: E402
 
@@ -324,7 +325,7 @@ def print_table(title: str, rows: list[dict]) -> None:
         [
             r["config"],
             f"{r['wall_s']:.2f}",
-            str(r["judge_calls"]),
+            r["judge_calls"],
             f"{r['calls_pct']:.1f}",
             f"{r['physical_s']:.2f}",
             f"{r['wall_over_physical']:.2f}x",
@@ -335,17 +336,8 @@ def print_table(title: str, rows: list[dict]) -> None:
         ]
         for r in rows
     ]
-    widths = [max(len(x) for x in col) for col in zip(header, *lines, strict=True)]
     print(f"\n{title}")
-    for i, line in enumerate([header, *lines]):
-        print(
-            "  ".join(
-                c.ljust(w) if j == 0 else c.rjust(w)
-                for j, (c, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    print(format_table(header, lines))
 
 
 async def main_async(args: argparse.Namespace) -> list[dict]:

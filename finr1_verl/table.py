@@ -3,15 +3,19 @@
 Every table the command line tools print goes through :func:`format_table`.  Widths are measured
 as a terminal shows them: East Asian wide and fullwidth characters (Chinese source names, labels
 such as 消极) take two columns, combining marks none, so columns stay aligned on CJK text where
-``len`` would misalign them.  Numbers are right-aligned, text left-aligned.
+``len`` would misalign them.  Columns of numbers (also numbers already written out: ``1,024``,
+``2.50x``, ``12.5%``) are right-aligned, text left-aligned.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from numbers import Number
 from typing import Any
+
+_WRITTEN_NUMBER = re.compile(r"[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?[%x]?")
 
 
 def display_width(text: str) -> int:
@@ -26,6 +30,8 @@ def _char_width(char: str) -> int:
 
 
 def _is_number(cell: Any) -> bool:
+    if isinstance(cell, str):
+        return _WRITTEN_NUMBER.fullmatch(cell) is not None
     return isinstance(cell, Number) and not isinstance(cell, bool)
 
 

@@ -31,3 +31,8 @@ def test_columns_line_up_on_screen_with_cjk_cells():
 
 def test_a_column_of_numbers_is_right_aligned_and_text_left_aligned():
     assert format_table(["name", "n"], [["a", 5], ["bbb", 10]]) == "name   n\n----  --\na      5\nbbb   10"
+
+
+def test_numbers_already_written_out_count_as_numbers():
+    table = format_table(["config", "wall s", "ratio", "share"], [["(a) plain", "3.80", "1.0x", "12.5%"]])
+    assert table.splitlines()[-1] == "(a) plain    3.80   1.0x  12.5%"
