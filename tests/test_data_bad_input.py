@@ -14,6 +14,7 @@ from finr1_verl.data.build import PrepareConfig, SourceInput, prepare
 from finr1_verl.data.cli import main
 from finr1_verl.data.records import Example, RecordError
 from finr1_verl.data.sources import Rejected, parser_for
+from finr1_verl.exitcodes import BAD_INPUT
 
 FINQA_RECORD = {
     "pre_text": ["text"],
@@ -125,25 +126,31 @@ def test_prepare_accounts_for_every_record_and_explains_rejects(tmp_path):
         (["prepare", "--source", "finqa= ", "--out", "o"], "--source expects NAME=VALUE, got 'finqa= '"),
         (["prepare", "--source", "t=x", "--columns", "t", "--out", "o"], "--columns expects NAME:KEY=COL"),
         (["prepare", "--source", "t=x", "--count", "t", "--out", "o"], "--count expects NAME=VALUE"),
-        (["distill", "--source", "=x", "--out", "o", "--teacher-url", "u"], "--source expects NAME=VALUE"),
+        (["distill", "--source", "=x", "--out", "o", "--teacher-urls", "u"], "--source expects NAME=VALUE"),
         (
-            ["distill", "--source", "t=x", "--columns", "t:q", "--out", "o", "--teacher-url", "u"],
+            ["distill", "--source", "t=x", "--columns", "t:q", "--out", "o", "--teacher-urls", "u"],
             "--columns expects NAME=VALUE, got 'q'",
         ),
         (
-            ["distill", "--source", "t=x", "--source", "t=y", "--out", "o", "--teacher-url", "u"],
+            ["distill", "--source", "t=x", "--source", "t=y", "--out", "o", "--teacher-urls", "u"],
             "each source may be given once",
         ),
         (
-            ["distill", "--source", "t=x", "--out", "o", "--teacher-url", ""],
-            "--teacher-url (or $FINR1_TEACHER_URL)",
+            ["distill", "--source", "t=x", "--out", "o", "--teacher-urls", ""],
+            "--teacher-urls (or $FINR1_TEACHER_URLS)",
         ),
-        (["filter", "--traces", "t", "--out", "o", "--judge-url", ""], "--judge-url (or $FINR1_JUDGE_URL)"),
+        (
+            ["filter", "--traces", "t", "--out", "o", "--judge-urls", ""],
+            "--judge-urls (or $FINR1_JUDGE_URLS)",
+        ),
     ],
 )
-def test_bad_command_line_values_stop_before_any_work_naming_the_flag(tmp_path, monkeypatch, argv, message):
+def test_bad_command_line_values_stop_before_any_work_naming_the_flag(
+    tmp_path, monkeypatch, capsys, argv, message
+):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as err:
         main(argv)
-    assert message in str(err.value)
+    assert err.value.code == BAD_INPUT  # the code argparse gives a bad flag
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

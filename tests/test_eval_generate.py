@@ -67,7 +67,7 @@ def test_with_reasoning_does_not_duplicate_thinking():
 def test_without_vllm_the_offline_backend_says_what_to_do(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("FINR1_JUDGE_URLS", raising=False)
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
-    with pytest.raises(RuntimeError, match=r"needs vLLM.*pip install 'finr1-verl\[gpu\]'.*--endpoint"):
+    with pytest.raises(RuntimeError, match=r"needs vLLM.*pip install 'finr1-verl\[gpu\]'.*--model-urls"):
         VLLMBackend("/ckpt", Sampling())
     argv = [
         "run",

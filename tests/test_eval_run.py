@@ -151,7 +151,7 @@ def cli_args(
         str(LIMIT),
         "--model",
         "fake-fin-r1",
-        "--endpoint",
+        "--model-urls",
         model_url,
     ]
     for name, path in paths.items():
@@ -341,7 +341,7 @@ def test_killed_process_resumes_to_the_same_bytes(bench_paths, fake_openai, judg
     fake_openai.reset()
     fake_openai.responder = slow_model
     out = tmp_path / "killed"
-    argv = cli_args(paths, out, fake_openai.base_url, judge_server.base_url, "--concurrency", "1")
+    argv = cli_args(paths, out, fake_openai.base_url, judge_server.base_url, "--model-concurrency", "1")
     process = subprocess.Popen([sys.executable, "-m", "finr1_verl.eval.cli", *argv], cwd=REPO_ROOT)
     items = out / "items" / "finqa.jsonl"
     deadline = time.monotonic() + 120
@@ -415,7 +415,7 @@ def test_a_larger_limit_extends_the_same_selection(bench_paths, fake_openai, tmp
 
 
 def test_unknown_benchmark_and_bad_data_name_the_problem(tmp_path, fake_openai, capsys):
-    assert main(["run", "--bench", "finqa2=x.json", "--model", "m", "--endpoint", fake_openai.base_url]) == 2
+    assert main(["run", "--bench", "finqa2=x.json", "--model", "m", "--model-urls", fake_openai.base_url]) == 2
     assert "finr1-eval: unknown benchmark 'finqa2'; known: finqa, convfinqa," in capsys.readouterr().err
     bad = tmp_path / "finqa_test.json"
     bad.write_text('[{"question": "q", "answer": "1"')
@@ -425,7 +425,7 @@ def test_unknown_benchmark_and_bad_data_name_the_problem(tmp_path, fake_openai, 
         f"finqa={bad}",
         "--model",
         "m",
-        "--endpoint",
+        "--model-urls",
         fake_openai.base_url,
         "--out",
         str(tmp_path),

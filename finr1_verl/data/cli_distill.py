@@ -1,13 +1,13 @@
 """``finr1-data distill``: reasoning traces from a teacher for every question of the given sources.
 
     finr1-data distill --source finqa=../shared/data/finqa/finqa_test_first100.json \\
-        --teacher-url http://10.0.0.5:8000/v1 --teacher-model deepseek-ai/DeepSeek-R1 --out distilled/
+        --teacher-urls http://10.0.0.5:8000/v1 --teacher-model deepseek-ai/DeepSeek-R1 --out distilled/
 
 Writes ``OUT/traces.jsonl`` (one Fin-R1-Data record per question and sample, or an error record with
 its reason), ``OUT/rejects.jsonl`` (records the parsers could not use) and ``OUT/report.json``.
 Safe to kill at any moment and to rerun with the same command: finished samples are skipped,
-errored ones are asked again, a torn last line is cut off.  Exit code 1 when samples failed for
-good in this run (rerun to retry them), 2 on unreadable input.  The API key comes from
+errored ones are asked again, a torn last line is cut off.  Exit code 3 (incomplete) when samples
+failed for good in this run (rerun to retry them), 2 on bad input.  The API key comes from
 $FINR1_TEACHER_API_KEY or $OPENAI_API_KEY (vLLM accepts any).
 """
 
@@ -21,12 +21,14 @@ from finr1_verl.data.build import SourceInput
 from finr1_verl.data.cli_options import (
     add_endpoint_arguments,
     add_source_arguments,
+    bad_input,
     column_maps,
     endpoint_client,
     name_value_pairs,
 )
 from finr1_verl.data.distill import FORCE_THINKING, DistillConfig, TeacherSettings, distill, summary_table
 from finr1_verl.data.records import RecordError
+from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,13 +41,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_source_arguments(parser, required=True)
     parser.add_argument("--out", type=Path, required=True, help="output folder (reuse it to resume)")
-    add_endpoint_arguments(
+    teacher = add_endpoint_arguments(
         parser,
         "teacher",
-        model=defaults.model,
         concurrency=256,
         timeout=1800.0,
         retries_help="client retries after transport faults",
+    )
+    teacher.add_argument(
+        "--teacher-model", default=defaults.model, help=f"served model name (default {defaults.model})"
     )
     parser.add_argument(
         "--samples", type=int, default=defaults.samples, help="traces per question, k (default 1)"
@@ -84,7 +88,7 @@ def parse_sources(sources: list[str], columns: list[str]) -> list[SourceInput]:
     inputs = [SourceInput(name, Path(path), mappings.get(name)) for name, path in pairs]
     names = [source.name for source in inputs]
     if len(set(names)) != len(names):
-        raise SystemExit(f"each source may be given once (a folder holds several files): {names}")
+        bad_input(f"each source may be given once (a folder holds several files): {names}")
     return inputs
 
 
@@ -100,10 +104,11 @@ def run(args: argparse.Namespace) -> int:
             reply_retries=args.reply_retries,
         )
     except ValueError as err:
-        raise SystemExit(f"finr1-data distill: {err}") from None
+        bad_input(f"finr1-data distill: {err}")
     client = endpoint_client(
         args,
         "teacher",
+        args.teacher_model,
         api_key_env=("FINR1_TEACHER_API_KEY", "OPENAI_API_KEY"),
         cache_size=0,
         max_tokens=args.max_tokens,
@@ -117,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
         report = distill(parse_sources(args.source, args.columns), client, config)
     except (RecordError, FileNotFoundError, RuntimeError) as err:
         print(f"finr1-data distill: {err}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     print(summary_table(report))
     print(f"\nwrote {args.out / 'traces.jsonl'}, {args.out / 'rejects.jsonl'}, {args.out / 'report.json'}")
     errors = sum(source["errors"] for source in report["sources"].values())
     if errors:
         print(f"{errors} sample(s) failed (see their error records); rerun the same command to retry them")
-        return 1
-    return 0
+        return INCOMPLETE
+    return DONE

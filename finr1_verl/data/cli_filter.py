@@ -1,14 +1,14 @@
 """``finr1-data filter``: Fin-R1's two-stage judge filtering of distilled traces -> SFT and RL sets.
 
-    finr1-data filter --traces distilled/ --judge-url http://10.0.0.6:8000/v1 --out filtered/
+    finr1-data filter --traces distilled/ --judge-urls http://10.0.0.6:8000/v1 --out filtered/
 
 Writes ``OUT/verdicts.jsonl`` (per sample: rule verdict or judge reply of stage A, the seven scores
 of stage B, or an error with its stage and reason), ``OUT/sft/{train,val}.parquet`` (samples that
 passed both stages, verl's SFT layout), ``OUT/rl/{train,val}.parquet`` (objective questions whose
 traces all failed, verl's RL layout) and ``OUT/report.json``.  Safe to kill and to rerun: samples
-with a verdict are skipped, errored ones are judged again.  Exit code 1 while samples lack a verdict
-after judge faults (rerun to retry them), 2 on unreadable input.  API key: $FINR1_JUDGE_API_KEY or
-$OPENAI_API_KEY.
+with a verdict are skipped, errored ones are judged again.  Exit code 3 (incomplete) while samples
+lack a verdict after judge faults (rerun to retry them), 2 on bad input.  API key:
+$FINR1_JUDGE_API_KEY or $OPENAI_API_KEY.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from finr1_verl.data.cli_options import add_endpoint_arguments, endpoint_client
 from finr1_verl.data.filter import FilterConfig, filter_traces, summary_table
 from finr1_verl.data.quality import QualityJudge
 from finr1_verl.data.records import RecordError
+from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
 from finr1_verl.reward.judge import AnswerJudge
 
 DEFAULT_JUDGE = "Qwen2.5-72B-Instruct"
@@ -37,13 +38,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--traces", type=Path, required=True, help="distill's output folder or its traces.jsonl"
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder (reuse it to resume)")
-    add_endpoint_arguments(
+    judge = add_endpoint_arguments(
         parser,
         "judge",
-        model=DEFAULT_JUDGE,
         concurrency=64,
         timeout=120.0,
         retries_help="retries after faults or unparseable verdicts",
+    )
+    judge.add_argument(
+        "--judge-model", default=DEFAULT_JUDGE, help=f"served model name (default {DEFAULT_JUDGE})"
     )
     parser.add_argument(
         "--structured-output",
@@ -58,7 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    client = endpoint_client(args, "judge")
+    client = endpoint_client(args, "judge", args.judge_model)
     answer_judge = AnswerJudge(client, structured_output=args.structured_output)
     quality_judge = QualityJudge(client, structured_output=args.structured_output)
     config = FilterConfig(
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         report = filter_traces(config, answer_judge, quality_judge)
     except (RecordError, FileNotFoundError, RuntimeError) as err:
         print(f"finr1-data filter: {err}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     print(summary_table(report))
     print(f"\nwrote {args.out}/verdicts.jsonl, {args.out}/sft, {args.out}/rl, {args.out}/report.json")
     errors = sum(s["answer"]["errors"] + s["reasoning"]["errors"] for s in report["sources"].values())
@@ -76,5 +79,5 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{errors} sample(s) have no verdict (judge faults); rerun the same command to judge them again"
         )
-        return 1
-    return 0
+        return INCOMPLETE
+    return DONE

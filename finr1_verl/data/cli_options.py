@@ -1,19 +1,30 @@
-"""Options that several ``finr1-data`` subcommands take, declared and read in one place.
+"""Options that several finr1 commands take, declared and read in one place.
 
 Not a subcommand itself: ``prepare`` and ``distill`` read sources the same way (``--source`` and
-``--columns``), ``distill`` and ``filter`` talk to a model endpoint the same way (``--<role>-url``,
-``--<role>-model``, concurrency, timeout, retries), so a flag means the same in every command.
+``--columns``); every command that talks to a model does it through one option group per model role
+(``--<role>-urls``, ``--<role>-concurrency``, ``--<role>-timeout``, ``--<role>-retries``; roles:
+``teacher`` in ``finr1-data distill``, ``judge`` in ``finr1-data filter`` and ``finr1-eval run``,
+``model`` for the model under test in ``finr1-eval run``), so a flag means the same in every command.
+A bad value stops the command with :data:`~finr1_verl.exitcodes.BAD_INPUT`, like argparse does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from finr1_verl.data.sources import SOURCES
 from finr1_verl.data.sources.generic import MAPPING_KEYS
+from finr1_verl.exitcodes import BAD_INPUT
 from finr1_verl.llm import LLMClient
+
+
+def bad_input(message: str) -> NoReturn:
+    """Stop the command: ``message`` on stderr, exit code ``BAD_INPUT`` (argparse's code for bad flags)."""
+    print(message, file=sys.stderr)
+    raise SystemExit(BAD_INPUT)
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -41,7 +52,7 @@ def name_value_pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
     for value in values:
         name, sep, rest = value.partition("=")
         if not sep or not name.strip() or not rest.strip():
-            raise SystemExit(f"{flag} expects NAME=VALUE, got {value!r}")
+            bad_input(f"{flag} expects NAME=VALUE, got {value!r}")
         pairs.append((name.strip(), rest.strip()))
     return pairs
 
@@ -52,7 +63,7 @@ def column_maps(values: list[str]) -> dict[str, dict[str, str]]:
     for value in values:
         name, sep, rest = value.partition(":")
         if not sep:
-            raise SystemExit(f"--columns expects NAME:KEY=COL,..., got {value!r}")
+            bad_input(f"--columns expects NAME:KEY=COL,..., got {value!r}")
         maps[name.strip()] = dict(name_value_pairs(rest.split(","), "--columns"))
     return maps
 
@@ -61,42 +72,52 @@ def add_endpoint_arguments(
     parser: argparse.ArgumentParser,
     role: str,
     *,
-    model: str,
     concurrency: int,
     timeout: float,
     retries_help: str,
-) -> None:
-    """The ``role`` model's endpoint: ``--<role>-url`` (default ``$FINR1_<ROLE>_URL``), ``--<role>-model``,
-    ``--concurrency``, ``--timeout``, ``--retries``; read back with :func:`endpoint_client`."""
-    env = f"FINR1_{role.upper()}_URL"
-    group = parser.add_argument_group(f"{role} endpoint")
+    retries: int = 3,
+    env: bool = True,
+    description: str | None = None,
+) -> argparse._ArgumentGroup:
+    """The ``role`` model's endpoint group: ``--<role>-urls`` (comma-separated; default
+    ``$FINR1_<ROLE>_URLS`` unless ``env`` is False), ``--<role>-concurrency``, ``--<role>-timeout``,
+    ``--<role>-retries``.  Returns the group, where the command declares the role's model name."""
+    variable = f"FINR1_{role.upper()}_URLS"
+    group = parser.add_argument_group(f"{role} endpoint", description)
     group.add_argument(
-        f"--{role}-url", default=os.environ.get(env), help=f"endpoint(s), comma-separated (default ${env})"
+        f"--{role}-urls",
+        default=os.environ.get(variable) if env else None,
+        help="OpenAI-compatible base URL(s), comma-separated" + (f" (default ${variable})" if env else ""),
     )
-    group.add_argument(f"--{role}-model", default=model, help=f"served model name (default {model})")
     group.add_argument(
-        "--concurrency",
+        f"--{role}-concurrency",
         type=int,
         default=concurrency,
-        help=f"requests in flight per endpoint (default {concurrency})",
+        help=f"requests in flight per URL (default {concurrency})",
     )
     group.add_argument(
-        "--timeout", type=float, default=timeout, help=f"seconds per request attempt (default {timeout:g})"
+        f"--{role}-timeout",
+        type=float,
+        default=timeout,
+        help=f"seconds per request attempt (default {timeout:g})",
     )
-    group.add_argument("--retries", type=int, default=3, help=f"{retries_help} (default 3)")
+    group.add_argument(
+        f"--{role}-retries", type=int, default=retries, help=f"{retries_help} (default {retries})"
+    )
+    return group
 
 
-def endpoint_client(args: argparse.Namespace, role: str, **options: Any) -> LLMClient:
-    """The client for the endpoint :func:`add_endpoint_arguments` declared; ``options`` go to
-    :class:`~finr1_verl.llm.LLMClient` as they are."""
-    url = getattr(args, f"{role}_url")
-    if not url:
-        raise SystemExit(f"--{role}-url (or $FINR1_{role.upper()}_URL) is required")
+def endpoint_client(args: argparse.Namespace, role: str, model: str, **options: Any) -> LLMClient:
+    """The client for the endpoint :func:`add_endpoint_arguments` declared, serving ``model``;
+    ``options`` go to :class:`~finr1_verl.llm.LLMClient` as they are."""
+    urls = getattr(args, f"{role}_urls")
+    if not urls:
+        bad_input(f"--{role}-urls (or $FINR1_{role.upper()}_URLS) is required")
     return LLMClient(
-        url,
-        getattr(args, f"{role}_model"),
-        max_concurrency=args.concurrency,
-        timeout_s=args.timeout,
-        max_retries=args.retries,
+        urls,
+        model,
+        max_concurrency=getattr(args, f"{role}_concurrency"),
+        timeout_s=getattr(args, f"{role}_timeout"),
+        max_retries=getattr(args, f"{role}_retries"),
         **options,
     )

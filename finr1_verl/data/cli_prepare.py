@@ -22,9 +22,10 @@ import sys
 from pathlib import Path
 
 from finr1_verl.data.build import PrepareConfig, SourceInput, prepare, read_exclude_ids, summary_table
-from finr1_verl.data.cli_options import add_source_arguments, column_maps, name_value_pairs
+from finr1_verl.data.cli_options import add_source_arguments, bad_input, column_maps, name_value_pairs
 from finr1_verl.data.mix import MIXES
 from finr1_verl.data.records import RecordError
+from finr1_verl.exitcodes import BAD_INPUT, DONE
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -74,10 +75,10 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
     for name, columns in column_maps(args.columns).items():
         sources.setdefault(name, {})["columns"] = columns
     if not sources:
-        raise SystemExit("no source given: use --source NAME=PATH or a --spec file")
+        bad_input("no source given: use --source NAME=PATH or a --spec file")
     missing = [name for name, entry in sources.items() if "path" not in entry]
     if missing:
-        raise SystemExit(f"no path for source(s) {missing}")
+        bad_input(f"no path for source(s) {missing}")
     return [SourceInput(name, Path(e["path"]), e.get("columns")) for name, e in sources.items()]
 
 
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     base = args.spec.parent if args.spec else Path()
     out = args.out or (base / spec["out"] if "out" in spec else None)
     if out is None:
-        raise SystemExit("--out is required (or 'out' in the spec)")
+        bad_input("--out is required (or 'out' in the spec)")
     exclude_file = args.exclude_ids or (base / spec["exclude_ids"] if "exclude_ids" in spec else None)
     counts = {**(spec.get("counts") or {}), **{k: int(v) for k, v in name_value_pairs(args.count, "--count")}}
     config = PrepareConfig(
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         report = prepare(_inputs(args, spec), config)
     except (RecordError, FileNotFoundError, ValueError) as err:
         print(f"finr1-data prepare: {err}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     print(summary_table(report))
     print(f"\nwrote {out}/rl, {out}/sft, {out}/sources, {out}/report.json, {out}/rejects.jsonl")
-    return 0
+    return DONE

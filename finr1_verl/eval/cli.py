@@ -6,37 +6,36 @@ Subcommands:
 
     finr1-eval run --bench finqa=data/finqa/test.json --bench tfns=data/tfns/sent_valid.csv \\
         --model /ckpt/fin-r1-hf                              # vLLM offline on this node's GPUs
-    finr1-eval run --bench ... --model Fin-R1 --endpoint http://node:8000/v1 \\
-        --judge-urls http://judge:8000/v1 --judge-model Qwen2.5-72B-Instruct --out runs/fin-r1
+    finr1-eval run --bench ... --model Fin-R1 --model-urls http://node:8000/v1 \\
+        --judge-urls http://judge:8000/v1 --judge-model Qwen/Qwen2.5-72B-Instruct --out runs/fin-r1
 
 * ``select`` — only choose the items and write the items file (to pin them before any run)::
 
     finr1-eval select --bench finqa=... --bench convfinqa=... --seed 0 --out items.json
 
-Exit codes: 0 done; 2 bad input or settings (the message names the file, record and field);
-3 some items could not be generated (they count as wrong; rerun the command to retry them).
+Exit codes (:mod:`finr1_verl.exitcodes`): 0 done; 2 bad input or settings (the message names the
+file, record and field); 3 incomplete: some items could not be generated (they count as wrong;
+rerun the command to retry them).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shlex
 import sys
 from pathlib import Path
 
+from finr1_verl.data.cli_options import add_endpoint_arguments, bad_input
 from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
 from finr1_verl.eval.generate import EndpointBackend, Sampling, VLLMBackend
 from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
 from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.eval.score import ScoringSettings
+from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
 from finr1_verl.reward.judge import AnswerJudge
 from finr1_verl.reward.score import MODES, ScoreSettings, close_judges, judge_for
-
-EXIT_BAD_INPUT = 2
-EXIT_INCOMPLETE = 3
 
 
 def _bench_paths(values: list[str]) -> dict[str, Path]:
@@ -44,13 +43,13 @@ def _bench_paths(values: list[str]) -> dict[str, Path]:
     for value in values:
         name, sep, path = value.partition("=")
         if not sep or not path:
-            raise SystemExit(f"--bench expects NAME=PATH, got {value!r}; names: {', '.join(BENCHMARKS)}")
+            bad_input(f"--bench expects NAME=PATH, got {value!r}; names: {', '.join(BENCHMARKS)}")
         benchmark(name.strip())
         paths[name.strip()] = Path(path.strip())
         if not paths[name.strip()].exists():
             raise FileNotFoundError(f"--bench {value}: no such file or directory")
     if not paths:
-        raise SystemExit(f"give at least one --bench NAME=PATH; names: {', '.join(BENCHMARKS)}")
+        bad_input(f"give at least one --bench NAME=PATH; names: {', '.join(BENCHMARKS)}")
     return paths
 
 
@@ -80,38 +79,44 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=Path("eval_out"), help="output folder (resumable)")
     model = parser.add_argument_group("model under test")
     model.add_argument("--model", required=True, help="local HF checkpoint (vLLM) or the served model name")
-    model.add_argument(
-        "--endpoint", help="OpenAI-compatible base URL(s), comma-separated; omit for vLLM offline"
-    )
     model.add_argument("--label", help="the new row's name in the report (default: --model)")
     model.add_argument("--temperature", type=float, default=Sampling.temperature)
     model.add_argument("--top-p", type=float, default=Sampling.top_p)
     model.add_argument("--max-tokens", type=int, default=Sampling.max_tokens)
-    model.add_argument("--concurrency", type=int, default=32, help="endpoint requests in flight per URL")
-    model.add_argument("--timeout", type=float, default=900.0, help="seconds per endpoint request")
-    model.add_argument("--max-retries", type=int, default=3, help="endpoint retries per request")
     model.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM offline")
     model.add_argument("--max-model-len", type=int, help="vLLM offline context length")
-    judge = parser.add_argument_group("scoring")
-    judge.add_argument("--judge-urls", help="judge endpoint(s), comma-separated (default $FINR1_JUDGE_URLS)")
+    add_endpoint_arguments(
+        parser,
+        "model",
+        concurrency=32,
+        timeout=900.0,
+        retries_help="retries per request after faults",
+        env=False,
+        description="the model under test behind OpenAI-compatible URLs; omit --model-urls for vLLM offline",
+    )
+    judge = add_endpoint_arguments(
+        parser,
+        "judge",
+        concurrency=64,
+        timeout=60.0,
+        retries_help="retries after faults or unparseable verdicts",
+    )
     judge.add_argument("--judge-model", help="judge model name (default $FINR1_JUDGE_MODEL)")
-    judge.add_argument(
+    scoring = parser.add_argument_group("scoring")
+    scoring.add_argument(
         "--judge-mode",
         choices=MODES,
         help="rule_first: judge only what rules cannot decide; always: judge every answer (Fin-R1); "
         "never: rules only (default: rule_first with a judge, never without)",
     )
-    judge.add_argument("--judge-timeout", type=float, default=60.0)
-    judge.add_argument("--judge-retries", type=int, default=3)
-    judge.add_argument("--judge-concurrency", type=int, default=64)
-    judge.add_argument(
+    scoring.add_argument(
         "--structured-output", action="store_true", help="vLLM judge: restrict replies to the verdicts"
     )
-    judge.add_argument("--strict-extraction", action="store_true", help="only the <answer> block counts")
-    judge.add_argument(
+    scoring.add_argument("--strict-extraction", action="store_true", help="only the <answer> block counts")
+    scoring.add_argument(
         "--think-in-prompt", action="store_true", help="the chat template opens <think> itself"
     )
-    judge.add_argument("--max-answer-chars", type=int, default=ScoringSettings.max_answer_chars)
+    scoring.add_argument("--max-answer-chars", type=int, default=ScoringSettings.max_answer_chars)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -125,8 +130,7 @@ def add_select_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _judge(args: argparse.Namespace) -> tuple[str, AnswerJudge | None]:
     """The scoring mode and the judge (built like the reward's, so both share one client per settings)."""
-    has_judge = bool(args.judge_urls or os.environ.get("FINR1_JUDGE_URLS"))
-    mode = args.judge_mode or ("rule_first" if has_judge else "never")
+    mode = args.judge_mode or ("rule_first" if args.judge_urls else "never")
     settings = ScoreSettings.from_kwargs(
         {
             "mode": mode,
@@ -147,14 +151,14 @@ def run(args: argparse.Namespace) -> int:
         data = _bench_paths(args.bench)
         mode, judge = _judge(args)
         sampling = Sampling(args.temperature, args.top_p, args.max_tokens, args.seed)
-        if args.endpoint:
+        if args.model_urls:
             backend = EndpointBackend(
-                args.endpoint,
+                args.model_urls,
                 args.model,
                 sampling,
-                concurrency=args.concurrency,
-                timeout_s=args.timeout,
-                max_retries=args.max_retries,
+                concurrency=args.model_concurrency,
+                timeout_s=args.model_timeout,
+                max_retries=args.model_retries,
             )
         else:
             backend = VLLMBackend(
@@ -189,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         summary = asyncio.run(evaluate())
     except (ValueError, RuntimeError, FileNotFoundError) as err:  # RecordError, RunMismatch are ValueErrors
         print(f"finr1-eval: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return BAD_INPUT
     print(markdown(summary))
     print(f"wrote {args.out}/summary.json, report.md, report.png and items/*.jsonl")
     failed = sum(b["generation_errors"] for b in summary["benchmarks"].values())
@@ -198,8 +202,8 @@ def run(args: argparse.Namespace) -> int:
             f"finr1-eval: {failed} items could not be generated; rerun the same command to retry them",
             file=sys.stderr,
         )
-        return EXIT_INCOMPLETE
-    return 0
+        return INCOMPLETE
+    return DONE
 
 
 def select(args: argparse.Namespace) -> int:
@@ -210,12 +214,12 @@ def select(args: argparse.Namespace) -> int:
         }
     except (ValueError, FileNotFoundError) as err:
         print(f"finr1-eval: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return BAD_INPUT
     write_items_file(args.out, selected)
     for name, ids in selected.items():
         print(f"{name}: {len(ids)} items")
     print(f"wrote {args.out}")
-    return 0
+    return DONE
 
 
 def build_parser() -> argparse.ArgumentParser:

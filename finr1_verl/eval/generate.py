@@ -124,7 +124,7 @@ def import_vllm() -> Any:
         raise RuntimeError(
             "offline generation needs vLLM, which is not installed in this environment "
             f"({err}). On a GPU node: pip install 'finr1-verl[gpu]'; or serve the model with "
-            "`vllm serve MODEL` and pass --endpoint URL instead of a local --model path."
+            "`vllm serve MODEL` and pass --model-urls URL instead of a local --model path."
         ) from err
 
 
