@@ -1,6 +1,6 @@
 """Scale benchmark for ``finr1-data distill``: the real pipeline against a loopback teacher with R1-like latency.
 
-Target (issue 6): 60,000 questions against a teacher answering in 2 s ± jitter with 256 request
+Target: 60,000 questions against a teacher answering in 2 s ± jitter with 256 request
 slots: achieved concurrency >= 95% of the limit, client overhead <= 1 ms per request, flat memory.
 Running all 60,000 at 2 s per request takes ~8 minutes at best, so the run covers ``--questions``
 (default 2,000; 6,000 gives a longer steady state) and projects the full run from the steady

@@ -1,6 +1,6 @@
 """Scale benchmark for ``finr1-data prepare``: synthetic Finance-Instruct-500k rows -> parquet.
 
-Target (issue 5): 1,000,000 rows in <= 2 minutes on 2 cores with peak RSS <= 2 GB.  Each stage
+Target: 1,000,000 rows in <= 2 minutes on 2 cores with peak RSS <= 2 GB.  Each stage
 runs in its own process so that peak RSS is that stage's alone.  The baseline, measured in the
 same run, only reads and JSON-decodes the same file; the ratio says what parsing, rendering and
 writing cost on top of touching the data once.

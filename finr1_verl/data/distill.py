@@ -1,9 +1,9 @@
 """``distill``: reasoning traces from a teacher behind an OpenAI-compatible API, with Fin-R1's settings.
 
-Fin-R1 (FIN_R1_METHOD.md §1) asked DeepSeek-R1 at temperature 0.6, with no system prompt, a
-``\\boxed{}`` instruction for calculation and choice questions (the rendered question carries it, see
-:mod:`finr1_verl.data.render`) and the reply forced to open its thinking block.  ``force_thinking``
-says how that is forced:
+Fin-R1 (arXiv 2503.16252; docs/method.md §1) asked DeepSeek-R1 at temperature 0.6, with no system
+prompt, a ``\\boxed{}`` instruction for calculation and choice questions (the rendered question
+carries it, see :mod:`finr1_verl.data.render`) and the reply forced to open its thinking block.
+``force_thinking`` says how that is forced:
 
 * ``prefill`` (default; vLLM, SGLang): the request ends with the assistant message ``"<think>\\n"``
   and ``add_generation_prompt=false, continue_final_message=true``, so the model writes on inside
