@@ -415,7 +415,9 @@ def test_a_larger_limit_extends_the_same_selection(bench_paths, fake_openai, tmp
 
 
 def test_unknown_benchmark_and_bad_data_name_the_problem(tmp_path, fake_openai, capsys):
-    assert main(["run", "--bench", "finqa2=x.json", "--model", "m", "--model-urls", fake_openai.base_url]) == 2
+    assert (
+        main(["run", "--bench", "finqa2=x.json", "--model", "m", "--model-urls", fake_openai.base_url]) == 2
+    )
     assert "finr1-eval: unknown benchmark 'finqa2'; known: finqa, convfinqa," in capsys.readouterr().err
     bad = tmp_path / "finqa_test.json"
     bad.write_text('[{"question": "q", "answer": "1"')
