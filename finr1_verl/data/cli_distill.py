@@ -23,12 +23,13 @@ from finr1_verl.data.cli_options import (
     add_source_arguments,
     bad_input,
     column_maps,
+    done_or_incomplete,
     endpoint_client,
     name_value_pairs,
 )
 from finr1_verl.data.distill import FORCE_THINKING, DistillConfig, TeacherSettings, distill, summary_table
 from finr1_verl.data.records import RecordError
-from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
+from finr1_verl.exitcodes import BAD_INPUT
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -126,7 +127,4 @@ def run(args: argparse.Namespace) -> int:
     print(summary_table(report))
     print(f"\nwrote {args.out / 'traces.jsonl'}, {args.out / 'rejects.jsonl'}, {args.out / 'report.json'}")
     errors = sum(source["errors"] for source in report["sources"].values())
-    if errors:
-        print(f"{errors} sample(s) failed (see their error records); rerun the same command to retry them")
-        return INCOMPLETE
-    return DONE
+    return done_or_incomplete(errors, "sample(s) failed (see their error records)")

@@ -17,11 +17,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from finr1_verl.data.cli_options import add_endpoint_arguments, endpoint_client
+from finr1_verl.data.cli_options import add_endpoint_arguments, done_or_incomplete, endpoint_client
 from finr1_verl.data.filter import FilterConfig, filter_traces, summary_table
 from finr1_verl.data.quality import QualityJudge
 from finr1_verl.data.records import RecordError
-from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
+from finr1_verl.exitcodes import BAD_INPUT
 from finr1_verl.reward.judge import AnswerJudge
 
 DEFAULT_JUDGE = "Qwen2.5-72B-Instruct"
@@ -75,9 +75,4 @@ def run(args: argparse.Namespace) -> int:
     print(summary_table(report))
     print(f"\nwrote {args.out}/verdicts.jsonl, {args.out}/sft, {args.out}/rl, {args.out}/report.json")
     errors = sum(s["answer"]["errors"] + s["reasoning"]["errors"] for s in report["sources"].values())
-    if errors:
-        print(
-            f"{errors} sample(s) have no verdict (judge faults); rerun the same command to judge them again"
-        )
-        return INCOMPLETE
-    return DONE
+    return done_or_incomplete(errors, "sample(s) have no verdict (judge faults)")

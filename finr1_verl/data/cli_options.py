@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from finr1_verl.data.sources import SOURCES
 from finr1_verl.data.sources.generic import MAPPING_KEYS
-from finr1_verl.exitcodes import BAD_INPUT
+from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
 from finr1_verl.llm import LLMClient
 
 
@@ -25,6 +25,15 @@ def bad_input(message: str) -> NoReturn:
     """Stop the command: ``message`` on stderr, exit code ``BAD_INPUT`` (argparse's code for bad flags)."""
     print(message, file=sys.stderr)
     raise SystemExit(BAD_INPUT)
+
+
+def done_or_incomplete(failed: int, what: str) -> int:
+    """``DONE``, or ``INCOMPLETE`` when ``failed`` requests failed for good in this run (saying so
+    on stderr: ``what`` names them); a rerun of the same command retries only those."""
+    if not failed:
+        return DONE
+    print(f"{failed} {what}; rerun the same command to retry them", file=sys.stderr)
+    return INCOMPLETE
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:

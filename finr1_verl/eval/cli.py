@@ -26,14 +26,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from finr1_verl.data.cli_options import add_endpoint_arguments, bad_input
+from finr1_verl.data.cli_options import add_endpoint_arguments, bad_input, done_or_incomplete
 from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
 from finr1_verl.eval.generate import EndpointBackend, Sampling, VLLMBackend
 from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
 from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.eval.score import ScoringSettings
-from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
+from finr1_verl.exitcodes import BAD_INPUT, DONE
 from finr1_verl.reward.judge import AnswerJudge
 from finr1_verl.reward.score import MODES, ScoreSettings, close_judges, judge_for
 
@@ -197,13 +197,7 @@ def run(args: argparse.Namespace) -> int:
     print(markdown(summary))
     print(f"wrote {args.out}/summary.json, report.md, report.png and items/*.jsonl")
     failed = sum(b["generation_errors"] for b in summary["benchmarks"].values())
-    if failed:
-        print(
-            f"finr1-eval: {failed} items could not be generated; rerun the same command to retry them",
-            file=sys.stderr,
-        )
-        return INCOMPLETE
-    return DONE
+    return done_or_incomplete(failed, "items could not be generated")
 
 
 def select(args: argparse.Namespace) -> int:
