@@ -6,8 +6,9 @@ A run works through jobs whose results must survive ``kill -9``; its parts, in o
   the moment it arrives, the last line of a key wins;
 * **pending** — the jobs whose key the store does not hold as done, listed lazily
   (:meth:`ResumableRun.pending`), so a rerun asks only for what is missing or failed;
-* **pool** — at most ``concurrency`` jobs at a time (:func:`run_pool`); a run whose results come
-  from a stream of its own (evaluation's generation backends) saves them with :meth:`ResumableRun.save`;
+* **pool** — at most ``concurrency`` jobs at a time (:meth:`ResumableRun.run`); a run whose results
+  come from a stream of its own (evaluation's generation backends) saves them with
+  :meth:`ResumableRun.save`;
 * **progress** — one bar counting saved results, with a status line the caller provides;
 * **report** — at the end the store is compacted (so an interrupted-and-resumed run leaves the same
   bytes as an uninterrupted one) and the caller's report written with :func:`write_report`.
@@ -96,16 +97,6 @@ class ResumableRun:
                 self._bar.set_postfix_str(self._status(), refresh=False)
             self._bar.update()
 
-    async def pool(
-        self, jobs: Iterable[J], handle: Callable[[J], Awaitable[Record]], concurrency: int
-    ) -> None:
-        """Every job through ``handle``, at most ``concurrency`` at a time; each returned record is saved."""
-
-        async def one(job: J) -> None:
-            self.save(await handle(job))
-
-        await run_pool(jobs, one, concurrency)
-
     def run(
         self,
         jobs: Iterable[J],
@@ -114,11 +105,16 @@ class ResumableRun:
         *,
         clients: Iterable[Closable] = (),
     ) -> None:
-        """:meth:`pool` in an event loop of its own; the clients are closed when it ends, however it ends."""
+        """Every job through ``handle``, at most ``concurrency`` at a time, in an event loop of its
+        own; each returned record is saved at once.  The clients are closed when the pool ends,
+        however it ends."""
+
+        async def one(job: J) -> None:
+            self.save(await handle(job))
 
         async def main() -> None:
             try:
-                await self.pool(jobs, handle, concurrency)
+                await run_pool(jobs, one, concurrency)
             finally:
                 for client in dict.fromkeys(clients):  # each client once
                     await client.aclose()
