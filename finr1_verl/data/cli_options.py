@@ -84,7 +84,6 @@ def add_endpoint_arguments(
     concurrency: int,
     timeout: float,
     retries_help: str,
-    retries: int = 3,
     env: bool = True,
     description: str | None = None,
 ) -> argparse._ArgumentGroup:
@@ -110,9 +109,7 @@ def add_endpoint_arguments(
         default=timeout,
         help=f"seconds per request attempt (default {timeout:g})",
     )
-    group.add_argument(
-        f"--{role}-retries", type=int, default=retries, help=f"{retries_help} (default {retries})"
-    )
+    group.add_argument(f"--{role}-retries", type=int, default=3, help=f"{retries_help} (default 3)")
     return group
 
 
