@@ -3,8 +3,11 @@
 One pass per source, streaming: each parsed record is either rendered into rows (written to the
 source's parquet at once, and to the mix directly or through the bounded hash-rank sample) or
 written to ``rejects.jsonl`` with its reason; ``report.json`` counts both per source so that
-read = written + rejected holds for every source.  Sources are processed in name order and all
-choices are hash-based, so the same input and seed give byte-identical parquet.
+read = written + rejected holds for every source.  A written record whose gold readings disagree
+(:mod:`finr1_verl.data.golds`) keeps its authoritative reading; the dropped one is counted as
+``conflicting_readings`` and listed in ``conflicts.jsonl`` (same line format as the rejects).
+Sources are processed in name order and all choices are hash-based, so the same input and seed
+give byte-identical parquet.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from finr1_verl import prompts
+from finr1_verl.data.golds import CONFLICTING_READINGS, reconcile
 from finr1_verl.data.mix import MIXES, HashRankSample, quota, split_of
 from finr1_verl.data.records import Example
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, rl_row, sft_row
@@ -63,6 +67,7 @@ class SourceStats:
     written: int = 0
     sft_rows: int = 0
     rejected: Counter = field(default_factory=Counter)
+    conflicting_readings: int = 0
     splits: Counter = field(default_factory=Counter)
     mixed: Counter = field(default_factory=Counter)
     quota: int | None = None
@@ -74,6 +79,7 @@ class SourceStats:
             "sft_rows": self.sft_rows,
             "rejected": sum(self.rejected.values()),
             "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "conflicting_readings": self.conflicting_readings,
             "split": {split: self.splits[split] for split in SPLITS},
             "mix_quota": self.quota,
             "mixed": {split: self.mixed[split] for split in SPLITS},
@@ -145,9 +151,12 @@ def prepare(inputs: Iterable[SourceInput], config: PrepareConfig) -> dict[str, A
     config.out.mkdir(parents=True, exist_ok=True)
     mix = MixWriters(config.out)
     stats: dict[str, SourceStats] = {}
-    with open(config.out / "rejects.jsonl", "w", encoding="utf-8") as rejects:
+    with (
+        open(config.out / "rejects.jsonl", "w", encoding="utf-8") as rejects,
+        open(config.out / "conflicts.jsonl", "w", encoding="utf-8") as conflicts,
+    ):
         for source in inputs:
-            stats[source.name] = _prepare_source(source, config, mix, rejects)
+            stats[source.name] = _prepare_source(source, config, mix, rejects, conflicts)
     outputs = mix.close()
     report = _report(inputs, config, stats, outputs)
     (config.out / "report.json").write_text(
@@ -166,7 +175,9 @@ def _reject_line(item: Rejected) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def _prepare_source(source: SourceInput, config: PrepareConfig, mix: MixWriters, rejects) -> SourceStats:
+def _prepare_source(
+    source: SourceInput, config: PrepareConfig, mix: MixWriters, rejects, conflicts
+) -> SourceStats:
     stats = SourceStats(quota=quota(config.mix, source.name, config.counts))
     mix.start(stats)
     sample = HashRankSample(stats.quota, config.seed) if stats.quota is not None else None
@@ -193,6 +204,13 @@ def _prepare_source(source: SourceInput, config: PrepareConfig, mix: MixWriters,
             stats.rejected[item.reason] += 1
             rejects.write(_reject_line(item))
             continue
+        item, conflict = reconcile(item)
+        if conflict is not None:
+            stats.conflicting_readings += 1
+            line = Rejected(
+                source.name, str(source.path), item.id, CONFLICTING_READINGS, conflict.detail(), item.id
+            )
+            conflicts.write(_reject_line(line))
         split = split_of(str(item.meta.get("group", item.id)), config.val_fraction)
         rl, sft = rl_row(item, stats.written, split), sft_row(item)
         stats.written += 1
@@ -217,7 +235,8 @@ def _report(
 ) -> dict[str, Any]:
     per_source = {name: s.as_dict() for name, s in stats.items()}
     totals = {
-        key: sum(s[key] for s in per_source.values()) for key in ("read", "written", "rejected", "sft_rows")
+        key: sum(s[key] for s in per_source.values())
+        for key in ("read", "written", "rejected", "sft_rows", "conflicting_readings")
     }
     return {
         "config": {
