@@ -1,4 +1,4 @@
-"""What every source parser shares: the reject record, file readers that name the bad spot, answer typing.
+"""What every source parser shares: the reject record and file readers that name the bad spot.
 
 Parsers are generators over one input path.  They yield an :class:`~finr1_verl.data.records.Example`
 for every usable record and a :class:`Rejected` for every record that cannot become one (empty
@@ -171,21 +171,6 @@ def text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-_NUMBER = re.compile(
-    r"^[-+]?\$?\s*[-+]?(\d[\d,]*\.?\d*|\.\d+)\s*(%|million|billion|thousand|元|万元|亿元|亿)?$"
-)
-
-
-def classify_answer(answer: str) -> str:
-    """numeric / boolean / text for a free-form reference answer (FinQA-style golds)."""
-    lowered = answer.strip().lower()
-    if lowered in {"yes", "no", "是", "否", "true", "false"}:
-        return "boolean"
-    if _NUMBER.match(lowered):
-        return "numeric"
-    return "text"
 
 
 def format_number(value: Any) -> str:

@@ -8,7 +8,6 @@ part is in ``\\boxed{}``; that boxed value becomes the reference answer, the ful
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,12 @@ from finr1_verl.data.sources.base import (
     IdGuard,
     ParseItem,
     Rejected,
-    classify_answer,
     files_under,
     iter_table_records,
     require_text,
     text,
 )
+from finr1_verl.reward.answer_type import classify_answer, option_letters
 
 SOURCE = "fin_r1"
 
@@ -48,14 +47,13 @@ def parse(path: str | Path) -> Iterator[ParseItem]:
             history = _history(record.get("conversation"))
             if history:
                 meta["history"] = history
-            letters = answer.upper()
-            answer_type = "choice" if re.fullmatch(r"[A-E]{1,5}", letters) else classify_answer(answer)
+            letters = option_letters(answer.upper())
             example = Example(
                 source=SOURCE,
                 id=rid,
                 question=question,
-                answer=letters if answer_type == "choice" else answer,
-                answer_type=answer_type,
+                answer=letters or answer,
+                answer_type="choice" if letters else classify_answer(answer),
                 meta=meta,
             )
             yield guard.check(example, str(file), position)

@@ -17,12 +17,12 @@ from finr1_verl.data.sources.base import (
     IdGuard,
     ParseItem,
     Rejected,
-    classify_answer,
     files_under,
     iter_jsonl,
     require_text,
     text,
 )
+from finr1_verl.reward.answer_type import classify_answer, option_letters
 
 SOURCE = "fincorpus"
 _ANSWER = re.compile(r"\n\s*答案\s*[：:]")
@@ -63,11 +63,11 @@ def _exam_item(body: str, file: Path, line: int, rid: str) -> ParseItem:
     problem = require_text(SOURCE, str(file), f"line {line}", rid, question, answer)
     if problem:
         return problem
-    letters = re.sub(r"[\s,，、]", "", answer).upper()
-    if choices and re.fullmatch(f"[{''.join(choices)}]+", letters):
+    letters = option_letters(answer.upper(), choices) if choices else None
+    if letters:
         answer_type, answer = "choice", letters
     else:
-        answer_type, question, choices = classify_answer(answer), stem_and_options.strip(), {}
+        answer_type, question, choices = classify_answer(answer, {}), stem_and_options.strip(), {}
     meta = {"explanation": explanation[0].strip()} if explanation else {}
     return Example(
         source=SOURCE,

@@ -9,7 +9,6 @@ type column, answers are typed by their form (numbers, yes/no, letters with opti
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,12 @@ from finr1_verl.data.sources.base import (
     IdGuard,
     ParseItem,
     Rejected,
-    classify_answer,
     files_under,
     iter_table_records,
     require_text,
     text,
 )
+from finr1_verl.reward.answer_type import classify_answer, option_letters
 
 MAPPING_KEYS = ("id", "question", "answer", "context", "thinking", "answer_type", "choices")
 DEFAULT_COLUMNS = {"question": "question", "answer": "answer"}
@@ -88,9 +87,8 @@ def _example(source: str, mapping: dict[str, str], record: dict, file: Path, pos
     choices = _choices(record, mapping.get("choices"))
     answer_type = text(record[mapping["answer_type"]]) if "answer_type" in mapping else ""
     if not answer_type:
-        letters = answer.upper()
-        is_choice = choices and re.fullmatch(f"[{re.escape(''.join(choices))}]+", letters)
-        answer_type, answer = ("choice", letters) if is_choice else (classify_answer(answer), answer)
+        letters = option_letters(answer.upper(), choices) if choices else None
+        answer_type, answer = ("choice", letters) if letters else (classify_answer(answer, {}), answer)
     if answer_type not in ANSWER_TYPES:
         return Rejected(
             source, str(file), position, "bad_answer_type", f"{answer_type!r} not in {ANSWER_TYPES}", rid
