@@ -99,7 +99,7 @@ def test_ant_fineva_rejects_empty_answers_with_reason():
     answered = [row for row in rows if row["answer"].strip()]
     examples, rejects = parse_all("ant_fineva", folder)
     assert len(examples) == len(answered) and len(rejects) == len(rows) - len(answered)
-    assert {r.reason for r in rejects} == {"empty_answer"}
+    assert {r.reason for r in rejects} == {"unlabelled"}
     types = Counter(e.answer_type for e in examples)
     assert types["boolean"] == sum(1 for row in answered if "A" not in row)
     five = [e for e in examples if "E" in e.choices]

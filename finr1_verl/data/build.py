@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from finr1_verl import prompts
 from finr1_verl.data.golds import CONFLICTING_READINGS, reconcile
-from finr1_verl.data.mix import MIXES, HashRankSample, quota, split_of
+from finr1_verl.data.mix import MIXES, TRAINING_SPLITS, HashRankSample, may_train, quota, split_of
 from finr1_verl.data.records import Example
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, rl_row, sft_row
 from finr1_verl.data.sources import Rejected, parser_for
@@ -52,6 +52,7 @@ class PrepareConfig:
     val_fraction: float = 0.05
     exclude_ids: frozenset[str] = frozenset()
     counts: dict[str, int] = field(default_factory=dict)
+    include_test: bool = False  # let test-type upstream splits into the mix
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -69,6 +70,8 @@ class SourceStats:
     rejected: Counter = field(default_factory=Counter)
     conflicting_readings: int = 0
     splits: Counter = field(default_factory=Counter)
+    upstream_splits: Counter = field(default_factory=Counter)
+    kept_out_of_mix: int = 0
     mixed: Counter = field(default_factory=Counter)
     quota: int | None = None
 
@@ -81,6 +84,8 @@ class SourceStats:
             "rejected_by_reason": dict(sorted(self.rejected.items())),
             "conflicting_readings": self.conflicting_readings,
             "split": {split: self.splits[split] for split in SPLITS},
+            "upstream_split": dict(sorted(self.upstream_splits.items())),
+            "test_kept_out_of_mix": self.kept_out_of_mix,
             "mix_quota": self.quota,
             "mixed": {split: self.mixed[split] for split in SPLITS},
             "accounted": self.read == self.written + sum(self.rejected.values()),
@@ -92,10 +97,12 @@ class MixWriters:
 
     Sampled sources add their selected rows one by one; sources taken whole hand over each
     batch table their own writer already built (:meth:`rl_table`, :meth:`sft_table`), split by
-    the ``extra_info.split`` / ``split`` value, so rows are converted to arrow once.
+    the ``extra_info.split`` / ``split`` value, so rows are converted to arrow once.  Rows from a
+    test-type upstream split (``extra_info.upstream_split``) stay out unless ``include_test``.
     """
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, include_test: bool = False):
+        self.include_test = include_test
         self.rl = {split: BatchWriter(out / "rl" / f"{split}.parquet", RL_SCHEMA) for split in SPLITS}
         self.sft = {split: BatchWriter(out / "sft" / f"{split}.parquet", SFT_SCHEMA) for split in SPLITS}
         self.stats = SourceStats()
@@ -114,6 +121,10 @@ class MixWriters:
 
     def rl_table(self, table: pa.Table) -> None:
         splits = pc.struct_field(table["extra_info"], "split")
+        if not self.include_test:
+            upstream = pc.struct_field(table["extra_info"], "upstream_split")
+            table = table.filter(pc.is_in(upstream, pa.array(sorted(TRAINING_SPLITS))))
+            splits = pc.struct_field(table["extra_info"], "split")
         for split in SPLITS:
             part = table.filter(pc.equal(splits, split))
             if part.num_rows:
@@ -136,6 +147,11 @@ class MixWriters:
         }
 
 
+def write_exclude_ids(path: Path, ids: Iterable[str]) -> None:
+    """An id list that ``--exclude-ids`` reads back (one ``source/id`` per line)."""
+    path.write_text("".join(f"{rid}\n" for rid in ids), encoding="utf-8")
+
+
 def read_exclude_ids(path: Path) -> frozenset[str]:
     """Ids to keep out (one per line, ``id`` or ``source/id``; blank lines and ``#`` comments skipped)."""
     lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
@@ -149,7 +165,7 @@ def prepare(inputs: Iterable[SourceInput], config: PrepareConfig) -> dict[str, A
     if len(set(names)) != len(names):
         raise ValueError(f"each source may be given once (a folder holds several files): {names}")
     config.out.mkdir(parents=True, exist_ok=True)
-    mix = MixWriters(config.out)
+    mix = MixWriters(config.out, config.include_test)
     stats: dict[str, SourceStats] = {}
     with (
         open(config.out / "rejects.jsonl", "w", encoding="utf-8") as rejects,
@@ -215,12 +231,15 @@ def _prepare_source(
         rl, sft = rl_row(item, stats.written, split), sft_row(item)
         stats.written += 1
         stats.splits[split] += 1
+        stats.upstream_splits[item.split] += 1
+        trains = may_train(item.split, config.include_test)
+        stats.kept_out_of_mix += not trains
         rl_out.add(rl)
         if sft is not None:
-            sft_splits.append(split)
+            sft_splits.append(split if trains else "kept out")
             sft_out.add(sft)
             stats.sft_rows += 1
-        if not whole:
+        if not whole and trains:
             sample.offer(item.id, (split, rl, sft))
     rl_out.close()
     sft_out.close()
@@ -246,6 +265,7 @@ def _report(
             "seed": config.seed,
             "val_fraction": config.val_fraction,
             "exclude_ids": len(config.exclude_ids),
+            "include_test": config.include_test,
             "counts": config.counts,
         },
         "prompt_versions": {

@@ -11,7 +11,9 @@ Sources come as repeated ``--source NAME=PATH`` (a file or a folder) or from a Y
 Relative paths in a spec are read from the spec's folder; command-line flags win over the spec.
 A bad input file stops the run with the file, record and field named (exit code 2); bad records
 only go to ``rejects.jsonl``.  The fin-r1 mix caps each source at Fin-R1's count (paper Table 3);
-sources without a count there are taken whole unless ``--count`` sets one.
+sources without a count there are taken whole unless ``--count`` sets one.  Items of test-type
+upstream splits (FinQA's ``test.json``, FinanceIQ's ``test/``, Fin-Eva's Ant files and SUFE
+``test/``) are written to the per-source parquet but kept out of the mix unless ``--include-test``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--count", action="append", default=[], metavar="NAME=N", help="override a source's mix count"
+    )
+    parser.add_argument(
+        "--include-test",
+        action="store_true",
+        help="let items of test-type upstream splits into the mix (default: train/dev-type splits only)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         else float(spec.get("val_fraction", 0.05)),
         exclude_ids=read_exclude_ids(exclude_file) if exclude_file else frozenset(),
         counts=counts,
+        include_test=args.include_test or bool(spec.get("include_test", False)),
         progress=not args.no_progress,
     )
     try:

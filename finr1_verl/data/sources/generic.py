@@ -21,6 +21,7 @@ from finr1_verl.data.sources.base import (
     files_under,
     iter_table_records,
     require_text,
+    split_from_name,
     text,
 )
 from finr1_verl.reward.answer_type import classify_answer, option_letters
@@ -100,6 +101,7 @@ def _example(source: str, mapping: dict[str, str], record: dict, file: Path, pos
         question=question,
         answer=answer,
         answer_type=answer_type,
+        split=split_from_name(file),
         context=text(record.get(mapping["context"])) if "context" in mapping else "",
         choices=choices,
         meta={"thinking": thinking} if thinking else {},
