@@ -29,9 +29,12 @@ from finr1_verl.data.mix import MIXES, TRAINING_SPLITS, HashRankSample, may_trai
 from finr1_verl.data.records import Example
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, rl_row, sft_row
 from finr1_verl.data.sources import Rejected, parser_for
+from finr1_verl.data.sources.base import UNLABELLED
 from finr1_verl.data.writer import BatchWriter
 
 EXCLUDED_ID = "excluded_id"
+# Rejects that say nothing about the parse: records without gold, and ids the user excluded.
+NOT_FAILURES = frozenset({UNLABELLED, EXCLUDED_ID})
 SPLITS = ("train", "val")
 
 
@@ -53,6 +56,7 @@ class PrepareConfig:
     exclude_ids: frozenset[str] = frozenset()
     counts: dict[str, int] = field(default_factory=dict)
     include_test: bool = False  # let test-type upstream splits into the mix
+    max_reject_fraction: float = 0.5  # a source rejecting more of its labelled records fails the run
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -60,6 +64,8 @@ class PrepareConfig:
             raise ValueError(f"unknown mix {self.mix!r}; choose from {MIXES}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.max_reject_fraction <= 1.0:
+            raise ValueError(f"max_reject_fraction must be in [0, 1], got {self.max_reject_fraction}")
 
 
 @dataclass
@@ -266,6 +272,7 @@ def _report(
             "val_fraction": config.val_fraction,
             "exclude_ids": len(config.exclude_ids),
             "include_test": config.include_test,
+            "max_reject_fraction": config.max_reject_fraction,
             "counts": config.counts,
         },
         "prompt_versions": {
@@ -275,7 +282,32 @@ def _report(
         "sources": per_source,
         "totals": totals,
         "outputs": outputs,
+        "failures": source_failures(per_source, config.max_reject_fraction),
     }
+
+
+def _top_reasons(rejected: dict[str, int]) -> str:
+    ranked = sorted(rejected.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return ", ".join(f"{reason} {count}" for reason, count in ranked) or "none"
+
+
+def source_failures(per_source: dict[str, dict[str, Any]], max_reject_fraction: float) -> list[str]:
+    """One line per source that wrote nothing or rejected more than ``max_reject_fraction`` of its
+    labelled records (``unlabelled`` and ``excluded_id`` rejects do not count), with its top reasons."""
+    failures = []
+    for name, s in per_source.items():
+        counted = {r: n for r, n in s["rejected_by_reason"].items() if r not in NOT_FAILURES}
+        labelled = s["written"] + sum(counted.values())
+        if s["written"] == 0:
+            reasons = _top_reasons(s["rejected_by_reason"])
+            failures.append(f"{name}: no row written from {s['read']} records; top reject reasons: {reasons}")
+        elif sum(counted.values()) > max_reject_fraction * labelled:
+            share = sum(counted.values()) / labelled
+            failures.append(
+                f"{name}: {share:.0%} of {labelled} labelled records rejected (limit {max_reject_fraction:.0%});"
+                f" top reject reasons: {_top_reasons(counted)}"
+            )
+    return failures
 
 
 def summary_table(report: dict[str, Any]) -> str:

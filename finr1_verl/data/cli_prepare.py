@@ -9,8 +9,11 @@ Sources come as repeated ``--source NAME=PATH`` (a file or a folder) or from a Y
     seed: 0
 
 Relative paths in a spec are read from the spec's folder; command-line flags win over the spec.
-A bad input file stops the run with the file, record and field named (exit code 2); bad records
-only go to ``rejects.jsonl``.  The fin-r1 mix caps each source at Fin-R1's count (paper Table 3);
+A bad input file or path stops the run with the file, record and field named (exit code 2); bad
+records only go to ``rejects.jsonl``.  A source that writes no row, or rejects more than
+``--max-reject-fraction`` (default 0.5) of its labelled records (``unlabelled`` and
+``excluded_id`` rejects do not count), makes the run exit 1 with its top reject reasons; the
+outputs are written all the same.  The fin-r1 mix caps each source at Fin-R1's count (paper Table 3);
 sources without a count there are taken whole unless ``--count`` sets one.  Items of test-type
 upstream splits (FinQA's ``test.json``, FinanceIQ's ``test/``, Fin-Eva's Ant files and SUFE
 ``test/``) are written to the per-source parquet but kept out of the mix unless ``--include-test``.
@@ -23,10 +26,13 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from finr1_verl.data.build import PrepareConfig, SourceInput, prepare, read_exclude_ids, summary_table
 from finr1_verl.data.cli_options import add_source_arguments, column_maps, name_value_pairs
 from finr1_verl.data.mix import MIXES
 from finr1_verl.data.records import RecordError
+from finr1_verl.exitcodes import BAD_INPUT, DONE, FAILED
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +59,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="let items of test-type upstream splits into the mix (default: train/dev-type splits only)",
     )
+    parser.add_argument(
+        "--max-reject-fraction",
+        type=float,
+        help="fail when a source rejects more than this share of its labelled records (default 0.5)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -62,8 +73,6 @@ def _load_spec(path: Path | None) -> dict:
         return {}
     raw = path.read_text(encoding="utf-8")
     if path.suffix in (".yaml", ".yml"):
-        import yaml
-
         return yaml.safe_load(raw) or {}
     return json.loads(raw)
 
@@ -89,6 +98,19 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        out, report = _prepare(args)
+    except (RecordError, OSError, ValueError, yaml.YAMLError) as err:
+        print(f"finr1-data prepare: {err}", file=sys.stderr)
+        return BAD_INPUT
+    print(summary_table(report))
+    print(f"\nwrote {out}/rl, {out}/sft, {out}/sources, {out}/report.json, {out}/rejects.jsonl")
+    for failure in report["failures"]:
+        print(f"finr1-data prepare: {failure}", file=sys.stderr)
+    return FAILED if report["failures"] else DONE
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Path, dict]:
     spec = _load_spec(args.spec)
     base = args.spec.parent if args.spec else Path()
     out = args.out or (base / spec["out"] if "out" in spec else None)
@@ -106,13 +128,9 @@ def run(args: argparse.Namespace) -> int:
         exclude_ids=read_exclude_ids(exclude_file) if exclude_file else frozenset(),
         counts=counts,
         include_test=args.include_test or bool(spec.get("include_test", False)),
+        max_reject_fraction=args.max_reject_fraction
+        if args.max_reject_fraction is not None
+        else float(spec.get("max_reject_fraction", 0.5)),
         progress=not args.no_progress,
     )
-    try:
-        report = prepare(_inputs(args, spec), config)
-    except (RecordError, FileNotFoundError, ValueError) as err:
-        print(f"finr1-data prepare: {err}", file=sys.stderr)
-        return 2
-    print(summary_table(report))
-    print(f"\nwrote {out}/rl, {out}/sft, {out}/sources, {out}/report.json, {out}/rejects.jsonl")
-    return 0
+    return out, prepare(_inputs(args, spec), config)
