@@ -28,8 +28,9 @@ from finr1_verl.data.golds import CONFLICTING_READINGS, reconcile
 from finr1_verl.data.mix import MIXES, TRAINING_SPLITS, HashRankSample, may_train, quota, split_of
 from finr1_verl.data.records import Example
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, rl_row, sft_row
-from finr1_verl.data.sources import Rejected, parser_for
+from finr1_verl.data.sources import Rejected, hub_parser_for, parser_for
 from finr1_verl.data.sources.base import UNLABELLED
+from finr1_verl.data.sources.hub import HubSpec
 from finr1_verl.data.writer import BatchWriter
 
 EXCLUDED_ID = "excluded_id"
@@ -40,11 +41,13 @@ SPLITS = ("train", "val")
 
 @dataclass(frozen=True)
 class SourceInput:
-    """One ``--source name=path`` (with an optional column mapping for the generic reader)."""
+    """One ``--source name=path`` (with an optional column mapping for the generic reader), or
+    ``--source name=hf:ORG/NAME[:config][@revision]`` (``hub`` set)."""
 
     name: str
     path: Path
     columns: dict[str, str] | None = None
+    hub: HubSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,10 @@ def _prepare_source(
     sft_out = BatchWriter(
         folder / "sft.parquet", SFT_SCHEMA, keep_empty=False, also=sft_to_mix if whole else None
     )
-    items = parser_for(source.name, source.columns)(source.path)
+    if source.hub is not None:
+        items = hub_parser_for(source.name)(source.hub)
+    else:
+        items = parser_for(source.name, source.columns)(source.path)
     for item in tqdm(items, desc=source.name, unit=" rec", mininterval=1.0, disable=not config.progress):
         stats.read += 1
         if isinstance(item, Example) and _is_excluded(item, config.exclude_ids):
@@ -265,7 +271,8 @@ def _report(
     }
     return {
         "config": {
-            "sources": {source.name: str(source.path) for source in inputs},
+            "sources": {source.name: str(source.hub or source.path) for source in inputs},
+            "hub": {source.name: source.hub.report() for source in inputs if source.hub},
             "columns": {source.name: source.columns for source in inputs if source.columns},
             "mix": config.mix,
             "seed": config.seed,

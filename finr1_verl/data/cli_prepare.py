@@ -5,6 +5,7 @@ Sources come as repeated ``--source NAME=PATH`` (a file or a folder) or from a Y
     sources:
       finqa: ../shared/data/finqa/finqa_test_first100.json
       mydata: {path: my.jsonl, columns: {question: q, answer: a}}
+      finance_instruct: hf:Josephgflowers/Finance-Instruct-500k@main   # streamed from the hub
     mix: fin-r1
     seed: 0
 
@@ -32,6 +33,7 @@ from finr1_verl.data.build import PrepareConfig, SourceInput, prepare, read_excl
 from finr1_verl.data.cli_options import add_source_arguments, column_maps, name_value_pairs
 from finr1_verl.data.mix import MIXES
 from finr1_verl.data.records import RecordError
+from finr1_verl.data.sources.hub import HubSpec, is_hub
 from finr1_verl.exitcodes import BAD_INPUT, DONE, FAILED
 
 
@@ -82,7 +84,7 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
     sources: dict[str, dict] = {}
     for name, entry in (spec.get("sources") or {}).items():
         entry = dict(entry) if isinstance(entry, dict) else {"path": entry}
-        if "path" in entry:
+        if "path" in entry and not is_hub(entry["path"]):
             entry["path"] = base / entry["path"]
         sources[name] = entry
     for name, path in name_value_pairs(args.source, "--source"):
@@ -94,7 +96,15 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
     missing = [name for name, entry in sources.items() if "path" not in entry]
     if missing:
         raise SystemExit(f"no path for source(s) {missing}")
-    return [SourceInput(name, Path(e["path"]), e.get("columns")) for name, e in sources.items()]
+    return [
+        SourceInput(
+            name,
+            Path(e["path"]),
+            e.get("columns"),
+            HubSpec.parse(str(e["path"])) if is_hub(e["path"]) else None,
+        )
+        for name, e in sources.items()
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
