@@ -22,7 +22,6 @@ import argparse
 import itertools
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -79,11 +78,14 @@ def write_fincuge_release(root: Path) -> int:
 
 
 def _run_stage(code: str) -> tuple[float, float]:
-    """Run ``code`` in a fresh interpreter; (wall seconds, peak RSS in MiB) of that process."""
+    """Run ``code`` in a fresh interpreter; (wall seconds, peak RSS in MiB) of that process alone."""
+    peak = "\nimport resource\nprint('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
+    done = subprocess.run([sys.executable, "-c", code + peak], check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    lines = done.stdout.splitlines()
+    print("\n".join(line for line in lines if not line.startswith("PEAK_KIB")))
+    peak_kib = int(next(line for line in lines if line.startswith("PEAK_KIB")).split()[1])
     return wall, peak_kib / 1024
 
 
@@ -125,8 +127,6 @@ def bench_instruct(tmp: Path, rows: int, mix: str) -> None:
     write_synthetic(data, rows)
     size_mb = data.stat().st_size / 2**20
     base = _run_stage(BASELINE.format(path=str(data)))
-    # RUSAGE_CHILDREN keeps the maximum over all children: the prepare child runs after its baseline
-    # and is the larger one, so its reading is its own peak.
     prep = _run_stage(
         PREPARE.format(source="finance_instruct", path=str(data), out=str(tmp / "out"), mix=mix)
     )
