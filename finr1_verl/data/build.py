@@ -324,6 +324,7 @@ def summary_table(report: dict[str, Any]) -> str:
         "read",
         "written",
         "rejected",
+        "conflicts",
         "val",
         "mix train",
         "mix val",
@@ -339,6 +340,7 @@ def summary_table(report: dict[str, Any]) -> str:
                 s["read"],
                 s["written"],
                 s["rejected"],
+                s["conflicting_readings"],
                 s["split"]["val"],
                 s["mixed"]["train"],
                 s["mixed"]["val"],
@@ -354,6 +356,7 @@ def summary_table(report: dict[str, Any]) -> str:
             t["read"],
             t["written"],
             t["rejected"],
+            t["conflicting_readings"],
             "",
             mixed["rl/train.parquet"],
             mixed["rl/val.parquet"],
@@ -365,7 +368,7 @@ def summary_table(report: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = [
         "  ".join(
-            c.ljust(w) if i in (0, 8) else c.rjust(w)
+            c.ljust(w) if i in (0, len(header) - 1) else c.rjust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
         for row in cells
