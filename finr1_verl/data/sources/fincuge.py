@@ -47,11 +47,12 @@ from finr1_verl.data.sources.base import (
 )
 from finr1_verl.prompts import FINFE_QUESTION
 from finr1_verl.reward.answer_type import classify_answer
-from finr1_verl.reward.labels import FINFE_LABELS
 
 SOURCE = "fincuge"
 SPLIT_FILES = {"train_list.json": "train", "eval_list.json": "eval", "problem_list.json": "problem"}
 
+# FinFE: "消极-中性-积极" (upstream README, task FinFE) in the order of its integer gold labels 0, 1, 2.
+FINFE_LABELS: dict[str, str] = {"0": "消极", "1": "中性", "2": "积极"}
 # FinNE's sentiment scores (its header names the column "Sentiment"): 0.0 / 0.5 / 1.0.
 FINNE_LABELS: dict[str, str] = {"0.0": "消极", "0.5": "中性", "1.0": "积极"}
 # FinNL's categories (upstream README, task FinNL).
