@@ -1,19 +1,27 @@
-"""Scale benchmark for ``finr1-data prepare``: synthetic Finance-Instruct-500k rows -> parquet.
+"""Scale benchmark for ``finr1-data prepare``: synthetic Finance-Instruct-500k rows -> parquet, and
+a FinCUGE release of the published size.
 
-Target: 1,000,000 rows in <= 2 minutes on 2 cores with peak RSS <= 2 GB.  Each stage
-runs in its own process so that peak RSS is that stage's alone.  The baseline, measured in the
-same run, only reads and JSON-decodes the same file; the ratio says what parsing, rendering and
+Target: 1,000,000 Finance-Instruct rows in <= 2 minutes on 2 cores with peak RSS <= 2 GB.  Each
+stage runs in its own process so that peak RSS is that stage's alone.  The baselines, measured in
+the same run, only read and JSON-decode the same files; the ratios say what parsing, rendering and
 writing cost on top of touching the data once.
 
+The FinCUGE stage builds the nine task folders at the record counts of the published release
+(ssymmetry/BBT-FinCUGE-Applications @ 654d132; the train files of FinNA and FinQA at the sizes its
+README gives, FinCQA's train file left out as its size is not published) by repeating the real
+excerpts in ``../shared/data/upstream_samples/fincuge``, so every record has its task's real layout
+and length; ``--fincuge-dir`` runs it on a downloaded release instead.
+
     python bench/bench_prepare.py [--rows 1000000] [--mix all|fin-r1] [--workdir DIR]
+                                  [--skip-instruct] [--fincuge-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,6 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from finr1_verl.table import format_table  # noqa: E402
 
+EXCERPTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "upstream_samples" / "fincuge"
+# Records per task and list file in the published FinCUGE release.
+FINCUGE_RELEASE = {
+    "fincqa": {"eval": 2741, "problem": 2745},
+    "finese": {"train": 14252, "eval": 1781, "problem": 1782},
+    "finfe": {"train": 16157, "eval": 2020, "problem": 2020},
+    "finna": {"train": 24000, "eval": 3600, "problem": 3600},
+    "finne": {"train": 4000, "eval": 500, "problem": 501},
+    "finnl": {"train": 7071, "eval": 884, "problem": 884},
+    "finnsp": {"train": 4000, "eval": 500, "problem": 500},
+    "finqa": {"train": 16000, "eval": 2469, "problem": 2480},
+    "finre": {"train": 13486, "eval": 1489, "problem": 3727},
+}
 _TOPICS = ["bond yields", "inflation", "a stock buyback", "EBITDA margins", "currency hedging", "an IPO"]
 
 
@@ -42,12 +63,33 @@ def write_synthetic(path: Path, rows: int, seed: int = 0) -> None:
             out.write(json.dumps(record) + "\n")
 
 
+def write_fincuge_release(root: Path) -> int:
+    """The FinCUGE task folders at the release's sizes, from the real excerpts; returns the record count."""
+    total = 0
+    for task, sizes in FINCUGE_RELEASE.items():
+        (root / task).mkdir(parents=True)
+        for split, count in sizes.items():
+            excerpt = EXCERPTS / task / f"{split}_list.json"
+            if not excerpt.exists():  # a train file the excerpt lacks: the labelled eval records
+                excerpt = EXCERPTS / task / "eval_list.json"
+            records = json.loads(excerpt.read_text(encoding="utf-8"))
+            release = list(itertools.islice(itertools.cycle(records), count))
+            (root / task / f"{split}_list.json").write_text(
+                json.dumps(release, ensure_ascii=False), encoding="utf-8"
+            )
+            total += count
+    return total
+
+
 def _run_stage(code: str) -> tuple[float, float]:
-    """Run ``code`` in a fresh interpreter; (wall seconds, peak RSS in MiB) of that process."""
+    """Run ``code`` in a fresh interpreter; (wall seconds, peak RSS in MiB) of that process alone."""
+    peak = "\nimport resource\nprint('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
+    done = subprocess.run([sys.executable, "-c", code + peak], check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    lines = done.stdout.splitlines()
+    print("\n".join(line for line in lines if not line.startswith("PEAK_KIB")))
+    peak_kib = int(next(line for line in lines if line.startswith("PEAK_KIB")).split()[1])
     return wall, peak_kib / 1024
 
 
@@ -63,10 +105,59 @@ print(f"baseline read {{n}} rows")
 PREPARE = """
 from pathlib import Path
 from finr1_verl.data.build import PrepareConfig, SourceInput, prepare
-report = prepare([SourceInput("finance_instruct", Path({path!r}))],
+report = prepare([SourceInput({source!r}, Path({path!r}))],
                  PrepareConfig(out=Path({out!r}), mix={mix!r}, progress=False))
 print("prepare", report["totals"], report["outputs"])
 """
+
+FINCUGE_BASELINE = """
+import json
+from pathlib import Path
+n = sum(len(json.loads(p.read_text(encoding="utf-8"))) for p in sorted(Path({path!r}).glob("*/*_list.json")))
+print(f"baseline read {{n}} records")
+"""
+
+
+def _report(title: str, rows: int, base: tuple[float, float], prep: tuple[float, float]) -> None:
+    print(title)
+    table = [
+        [stage, f"{wall:.1f}", f"{rows / wall:,.0f}", f"{rss:.0f}"]
+        for stage, (wall, rss) in (("baseline (json read)", base), ("prepare", prep))
+    ]
+    print(format_table(["stage", "wall s", "rows/s", "peak RSS MiB"], table))
+    print(f"ratio prepare/baseline: time {prep[0] / base[0]:.1f}x")
+
+
+def bench_instruct(tmp: Path, rows: int, mix: str) -> None:
+    data = tmp / "train.json"
+    write_synthetic(data, rows)
+    size_mb = data.stat().st_size / 2**20
+    base = _run_stage(BASELINE.format(path=str(data)))
+    prep = _run_stage(
+        PREPARE.format(source="finance_instruct", path=str(data), out=str(tmp / "out"), mix=mix)
+    )
+    print()
+    _report(f"Finance-Instruct: {rows:,} rows, {size_mb:.0f} MiB JSONL, mix={mix}", rows, base, prep)
+    print(
+        f"targets: wall <= 120 s -> {'OK' if prep[0] <= 120 else 'MISSED'}; "
+        f"peak RSS <= 2048 MiB -> {'OK' if prep[1] <= 2048 else 'MISSED'}"
+    )
+
+
+def bench_fincuge(tmp: Path, release: Path | None, mix: str) -> None:
+    if release is None:
+        if not EXCERPTS.exists():
+            print(f"\nFinCUGE stage skipped: {EXCERPTS} is absent")
+            return
+        release = tmp / "fincuge"
+        write_fincuge_release(release)
+    records = sum(len(json.loads(p.read_text(encoding="utf-8"))) for p in release.glob("*/*_list.json"))
+    base = _run_stage(FINCUGE_BASELINE.format(path=str(release)))
+    prep = _run_stage(
+        PREPARE.format(source="fincuge", path=str(release), out=str(tmp / "out-fincuge"), mix=mix)
+    )
+    print()
+    _report(f"FinCUGE release-sized: {records:,} records in {release}, mix={mix}", records, base, prep)
 
 
 def main() -> None:
@@ -76,32 +167,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--mix", default="all", choices=["all", "fin-r1"])
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--skip-instruct", action="store_true", help="run the FinCUGE stage only")
+    parser.add_argument("--fincuge-dir", type=Path, help="a downloaded FinCUGE release (FinCUGE_Publish)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        data = Path(tmp) / "train.json"
-        write_synthetic(data, args.rows)
-        size_mb = data.stat().st_size / 2**20
-        base_wall, base_rss = _run_stage(BASELINE.format(path=str(data)))
-        # RUSAGE_CHILDREN keeps the maximum over all children: the prepare child runs second and is
-        # the larger one, so its reading is its own peak.
-        prep_wall, prep_rss = _run_stage(
-            PREPARE.format(path=str(data), out=str(Path(tmp) / "out"), mix=args.mix)
-        )
-    print()
-    print(f"input: {args.rows:,} rows, {size_mb:.0f} MiB JSONL, mix={args.mix}")
-    rows = [
-        [stage, f"{wall:.1f}", f"{args.rows / wall:,.0f}", f"{rss:.0f}"]
-        for stage, wall, rss in (
-            ("baseline (json read)", base_wall, base_rss),
-            ("prepare", prep_wall, prep_rss),
-        )
-    ]
-    print(format_table(["stage", "wall s", "rows/s", "peak RSS MiB"], rows))
-    print(f"ratio prepare/baseline: time {prep_wall / base_wall:.1f}x")
-    print(
-        f"targets: wall <= 120 s -> {'OK' if prep_wall <= 120 else 'MISSED'}; "
-        f"peak RSS <= 2048 MiB -> {'OK' if prep_rss <= 2048 else 'MISSED'}"
-    )
+        if not args.skip_instruct:
+            bench_instruct(Path(tmp), args.rows, args.mix)
+        bench_fincuge(Path(tmp), args.fincuge_dir, args.mix)
 
 
 if __name__ == "__main__":

@@ -60,10 +60,10 @@ def test_report_accounts_for_every_record(prepared):
         assert stats["accounted"], name
         assert stats["read"] == stats["written"] + stats["rejected"]
         assert pq.read_metadata(out / "sources" / name / "rl.parquet").num_rows == stats["written"]
-        assert sum(stats["mixed"].values()) == min(
-            stats["written"], FIN_R1_COUNTS.get(name, stats["written"])
-        )
-    assert report["sources"]["ant_fineva"]["rejected_by_reason"] == {"empty_answer": 6101}
+        may_train = stats["written"] - stats["test_kept_out_of_mix"]
+        assert sum(stats["mixed"].values()) == min(may_train, FIN_R1_COUNTS.get(name, may_train))
+    assert report["sources"]["ant_fineva"]["rejected_by_reason"] == {"unlabelled": 6101}
+    assert report["sources"]["ant_fineva"]["test_kept_out_of_mix"] == 2343, "Fin-Eva is an evaluation set"
     assert json.loads((out / "report.json").read_text()) == report
 
 

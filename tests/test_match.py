@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finr1_verl.reward.labels import FINFE_LABELS, TFNS_LABELS
+from finr1_verl.data.sources.fincuge import FINFE_LABELS
+from finr1_verl.data.sources.tfns import TFNS_LABELS
 from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
 from finr1_verl.reward.numbers import parse_number
 

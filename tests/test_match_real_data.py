@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from finr1_verl.reward.labels import FINFE_LABELS, TFNS_LABELS, normalize_text
+from finr1_verl.data.sources.fincuge import FINFE_LABELS
+from finr1_verl.data.sources.tfns import TFNS_LABELS
+from finr1_verl.reward.labels import normalize_text
 from finr1_verl.reward.match import Verdict, rule_verdict
 from tests.fixtures.answer.pairs import (
     convfinqa_pairs,

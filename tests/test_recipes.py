@@ -219,6 +219,7 @@ def data_dir(tmp_path_factory) -> Path:
         "finr1_verl.data.cli",
         "prepare",
         "--no-progress",
+        "--include-test",  # the FinQA sample is its test split
         "--mix",
         "all",
         "--out",

@@ -3,8 +3,11 @@
 One pass per source, streaming: each parsed record is either rendered into rows (written to the
 source's parquet at once, and to the mix directly or through the bounded hash-rank sample) or
 written to ``rejects.jsonl`` with its reason; ``report.json`` counts both per source so that
-read = written + rejected holds for every source.  Sources are processed in name order and all
-choices are hash-based, so the same input and seed give byte-identical parquet.
+read = written + rejected holds for every source.  A written record whose gold readings disagree
+(:mod:`finr1_verl.data.golds`) keeps its authoritative reading; the dropped one is counted as
+``conflicting_readings`` and listed in ``conflicts.jsonl`` (same line format as the rejects).
+Sources are processed in name order and all choices are hash-based, so the same input and seed
+give byte-identical parquet.
 """
 
 from __future__ import annotations
@@ -21,25 +24,32 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from finr1_verl import prompts
-from finr1_verl.data.mix import MIXES, HashRankSample, quota, split_of
+from finr1_verl.data.golds import CONFLICTING_READINGS, reconcile
+from finr1_verl.data.mix import MIXES, TRAINING_SPLITS, HashRankSample, may_train, quota, split_of
 from finr1_verl.data.records import Example
 from finr1_verl.data.rejects import RejectWriter
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, rl_row, sft_row
-from finr1_verl.data.sources import Rejected, parser_for
+from finr1_verl.data.sources import Rejected, hub_parser_for, parser_for
+from finr1_verl.data.sources.base import UNLABELLED
+from finr1_verl.data.sources.hub import HubSpec
 from finr1_verl.data.writer import BatchWriter
 from finr1_verl.table import format_table
 
 EXCLUDED_ID = "excluded_id"
+# Rejects that say nothing about the parse: records without gold, and ids the user excluded.
+NOT_FAILURES = frozenset({UNLABELLED, EXCLUDED_ID})
 SPLITS = ("train", "val")
 
 
 @dataclass(frozen=True)
 class SourceInput:
-    """One ``--source name=path`` (with an optional column mapping for the generic reader)."""
+    """One ``--source name=path`` (with an optional column mapping for the generic reader), or
+    ``--source name=hf:ORG/NAME[:config][@revision]`` (``hub`` set)."""
 
     name: str
     path: Path
     columns: dict[str, str] | None = None
+    hub: HubSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class PrepareConfig:
     val_fraction: float = 0.05
     exclude_ids: frozenset[str] = frozenset()
     counts: dict[str, int] = field(default_factory=dict)
+    include_test: bool = False  # let test-type upstream splits into the mix
+    max_reject_fraction: float = 0.5  # a source rejecting more of its labelled records fails the run
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -57,6 +69,8 @@ class PrepareConfig:
             raise ValueError(f"unknown mix {self.mix!r}; choose from {MIXES}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.max_reject_fraction <= 1.0:
+            raise ValueError(f"max_reject_fraction must be in [0, 1], got {self.max_reject_fraction}")
 
 
 @dataclass
@@ -65,7 +79,10 @@ class SourceStats:
     written: int = 0
     sft_rows: int = 0
     rejected: Counter = field(default_factory=Counter)
+    conflicting_readings: int = 0
     splits: Counter = field(default_factory=Counter)
+    upstream_splits: Counter = field(default_factory=Counter)
+    kept_out_of_mix: int = 0
     mixed: Counter = field(default_factory=Counter)
     quota: int | None = None
 
@@ -76,7 +93,10 @@ class SourceStats:
             "sft_rows": self.sft_rows,
             "rejected": sum(self.rejected.values()),
             "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "conflicting_readings": self.conflicting_readings,
             "split": {split: self.splits[split] for split in SPLITS},
+            "upstream_split": dict(sorted(self.upstream_splits.items())),
+            "test_kept_out_of_mix": self.kept_out_of_mix,
             "mix_quota": self.quota,
             "mixed": {split: self.mixed[split] for split in SPLITS},
             "accounted": self.read == self.written + sum(self.rejected.values()),
@@ -88,10 +108,12 @@ class MixWriters:
 
     Sampled sources add their selected rows one by one; sources taken whole hand over each
     batch table their own writer already built (:meth:`rl_table`, :meth:`sft_table`), split by
-    the ``extra_info.split`` / ``split`` value, so rows are converted to arrow once.
+    the ``extra_info.split`` / ``split`` value, so rows are converted to arrow once.  Rows from a
+    test-type upstream split (``extra_info.upstream_split``) stay out unless ``include_test``.
     """
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, include_test: bool = False):
+        self.include_test = include_test
         self.rl = {split: BatchWriter(out / "rl" / f"{split}.parquet", RL_SCHEMA) for split in SPLITS}
         self.sft = {split: BatchWriter(out / "sft" / f"{split}.parquet", SFT_SCHEMA) for split in SPLITS}
         self.stats = SourceStats()
@@ -110,6 +132,10 @@ class MixWriters:
 
     def rl_table(self, table: pa.Table) -> None:
         splits = pc.struct_field(table["extra_info"], "split")
+        if not self.include_test:
+            upstream = pc.struct_field(table["extra_info"], "upstream_split")
+            table = table.filter(pc.is_in(upstream, pa.array(sorted(TRAINING_SPLITS))))
+            splits = pc.struct_field(table["extra_info"], "split")
         for split in SPLITS:
             part = table.filter(pc.equal(splits, split))
             if part.num_rows:
@@ -132,6 +158,11 @@ class MixWriters:
         }
 
 
+def write_exclude_ids(path: Path, ids: Iterable[str]) -> None:
+    """An id list that ``--exclude-ids`` reads back (one ``source/id`` per line)."""
+    path.write_text("".join(f"{rid}\n" for rid in ids), encoding="utf-8")
+
+
 def read_exclude_ids(path: Path) -> frozenset[str]:
     """Ids to keep out (one per line, ``id`` or ``source/id``; blank lines and ``#`` comments skipped)."""
     lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
@@ -145,11 +176,14 @@ def prepare(inputs: Iterable[SourceInput], config: PrepareConfig) -> dict[str, A
     if len(set(names)) != len(names):
         raise ValueError(f"each source may be given once (a folder holds several files): {names}")
     config.out.mkdir(parents=True, exist_ok=True)
-    mix = MixWriters(config.out)
+    mix = MixWriters(config.out, config.include_test)
     stats: dict[str, SourceStats] = {}
-    with RejectWriter(config.out / "rejects.jsonl") as rejects:
+    with (
+        RejectWriter(config.out / "rejects.jsonl") as rejects,
+        RejectWriter(config.out / "conflicts.jsonl") as conflicts,
+    ):
         for source in inputs:
-            stats[source.name] = _prepare_source(source, config, mix, rejects)
+            stats[source.name] = _prepare_source(source, config, mix, rejects, conflicts)
     outputs = mix.close()
     report = _report(inputs, config, stats, outputs)
     (config.out / "report.json").write_text(
@@ -162,7 +196,9 @@ def _is_excluded(example: Example, exclude: frozenset[str]) -> bool:
     return bool(exclude) and (example.id in exclude or f"{example.source}/{example.id}" in exclude)
 
 
-def _prepare_source(source: SourceInput, config: PrepareConfig, mix: MixWriters, rejects) -> SourceStats:
+def _prepare_source(
+    source: SourceInput, config: PrepareConfig, mix: MixWriters, rejects, conflicts
+) -> SourceStats:
     stats = SourceStats(quota=quota(config.mix, source.name, config.counts))
     mix.start(stats)
     sample = HashRankSample(stats.quota, config.seed) if stats.quota is not None else None
@@ -178,7 +214,10 @@ def _prepare_source(source: SourceInput, config: PrepareConfig, mix: MixWriters,
     sft_out = BatchWriter(
         folder / "sft.parquet", SFT_SCHEMA, keep_empty=False, also=sft_to_mix if whole else None
     )
-    items = parser_for(source.name, source.columns)(source.path)
+    if source.hub is not None:
+        items = hub_parser_for(source.name)(source.hub)
+    else:
+        items = parser_for(source.name, source.columns)(source.path)
     for item in tqdm(items, desc=source.name, unit=" rec", mininterval=1.0, disable=not config.progress):
         stats.read += 1
         if isinstance(item, Example) and _is_excluded(item, config.exclude_ids):
@@ -189,16 +228,26 @@ def _prepare_source(source: SourceInput, config: PrepareConfig, mix: MixWriters,
             stats.rejected[item.reason] += 1
             rejects.write(item)
             continue
+        item, conflict = reconcile(item)
+        if conflict is not None:
+            stats.conflicting_readings += 1
+            line = Rejected(
+                source.name, str(source.path), item.id, CONFLICTING_READINGS, conflict.detail(), item.id
+            )
+            conflicts.write(line)
         split = split_of(str(item.meta.get("group", item.id)), config.val_fraction)
         rl, sft = rl_row(item, stats.written, split), sft_row(item)
         stats.written += 1
         stats.splits[split] += 1
+        stats.upstream_splits[item.split] += 1
+        trains = may_train(item.split, config.include_test)
+        stats.kept_out_of_mix += not trains
         rl_out.add(rl)
         if sft is not None:
-            sft_splits.append(split)
+            sft_splits.append(split if trains else "kept out")
             sft_out.add(sft)
             stats.sft_rows += 1
-        if not whole:
+        if not whole and trains:
             sample.offer(item.id, (split, rl, sft))
     rl_out.close()
     sft_out.close()
@@ -213,16 +262,20 @@ def _report(
 ) -> dict[str, Any]:
     per_source = {name: s.as_dict() for name, s in stats.items()}
     totals = {
-        key: sum(s[key] for s in per_source.values()) for key in ("read", "written", "rejected", "sft_rows")
+        key: sum(s[key] for s in per_source.values())
+        for key in ("read", "written", "rejected", "sft_rows", "conflicting_readings")
     }
     return {
         "config": {
-            "sources": {source.name: str(source.path) for source in inputs},
+            "sources": {source.name: str(source.hub or source.path) for source in inputs},
+            "hub": {source.name: source.hub.report() for source in inputs if source.hub},
             "columns": {source.name: source.columns for source in inputs if source.columns},
             "mix": config.mix,
             "seed": config.seed,
             "val_fraction": config.val_fraction,
             "exclude_ids": len(config.exclude_ids),
+            "include_test": config.include_test,
+            "max_reject_fraction": config.max_reject_fraction,
             "counts": config.counts,
         },
         "prompt_versions": {
@@ -232,7 +285,32 @@ def _report(
         "sources": per_source,
         "totals": totals,
         "outputs": outputs,
+        "failures": source_failures(per_source, config.max_reject_fraction),
     }
+
+
+def _top_reasons(rejected: dict[str, int]) -> str:
+    ranked = sorted(rejected.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return ", ".join(f"{reason} {count}" for reason, count in ranked) or "none"
+
+
+def source_failures(per_source: dict[str, dict[str, Any]], max_reject_fraction: float) -> list[str]:
+    """One line per source that wrote nothing or rejected more than ``max_reject_fraction`` of its
+    labelled records (``unlabelled`` and ``excluded_id`` rejects do not count), with its top reasons."""
+    failures = []
+    for name, s in per_source.items():
+        counted = {r: n for r, n in s["rejected_by_reason"].items() if r not in NOT_FAILURES}
+        labelled = s["written"] + sum(counted.values())
+        if s["written"] == 0:
+            reasons = _top_reasons(s["rejected_by_reason"])
+            failures.append(f"{name}: no row written from {s['read']} records; top reject reasons: {reasons}")
+        elif sum(counted.values()) > max_reject_fraction * labelled:
+            share = sum(counted.values()) / labelled
+            failures.append(
+                f"{name}: {share:.0%} of {labelled} labelled records rejected (limit {max_reject_fraction:.0%});"
+                f" top reject reasons: {_top_reasons(counted)}"
+            )
+    return failures
 
 
 def summary_table(report: dict[str, Any]) -> str:
@@ -242,6 +320,7 @@ def summary_table(report: dict[str, Any]) -> str:
         "read",
         "written",
         "rejected",
+        "conflicts",
         "val",
         "mix train",
         "mix val",
@@ -257,6 +336,7 @@ def summary_table(report: dict[str, Any]) -> str:
                 s["read"],
                 s["written"],
                 s["rejected"],
+                s["conflicting_readings"],
                 s["split"]["val"],
                 s["mixed"]["train"],
                 s["mixed"]["val"],
@@ -271,6 +351,7 @@ def summary_table(report: dict[str, Any]) -> str:
         t["read"],
         t["written"],
         t["rejected"],
+        t["conflicting_readings"],
         "",
         mixed["rl/train.parquet"],
         mixed["rl/val.parquet"],

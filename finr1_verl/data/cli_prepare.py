@@ -5,13 +5,19 @@ Sources come as repeated ``--source NAME=PATH`` (a file or a folder) or from a Y
     sources:
       finqa: ../shared/data/finqa/finqa_test_first100.json
       mydata: {path: my.jsonl, columns: {question: q, answer: a}}
+      finance_instruct: hf:Josephgflowers/Finance-Instruct-500k@main   # streamed from the hub
     mix: fin-r1
     seed: 0
 
 Relative paths in a spec are read from the spec's folder; command-line flags win over the spec.
-A bad input file stops the run with the file, record and field named (exit code 2); bad records
-only go to ``rejects.jsonl``.  The fin-r1 mix caps each source at Fin-R1's count (paper Table 3);
-sources without a count there are taken whole unless ``--count`` sets one.
+A bad input file or path stops the run with the file, record and field named (exit code 2); bad
+records only go to ``rejects.jsonl``.  A source that writes no row, or rejects more than
+``--max-reject-fraction`` (default 0.5) of its labelled records (``unlabelled`` and
+``excluded_id`` rejects do not count), makes the run exit 1 with its top reject reasons; the
+outputs are written all the same.  The fin-r1 mix caps each source at Fin-R1's count (paper Table 3);
+sources without a count there are taken whole unless ``--count`` sets one.  Items of test-type
+upstream splits (FinQA's ``test.json``, FinanceIQ's ``test/``, Fin-Eva's Ant files and SUFE
+``test/``) are written to the per-source parquet but kept out of the mix unless ``--include-test``.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from finr1_verl.data.build import PrepareConfig, SourceInput, prepare, read_exclude_ids, summary_table
 from finr1_verl.data.cli_options import add_source_arguments, bad_input, column_maps, name_value_pairs
 from finr1_verl.data.mix import MIXES
 from finr1_verl.data.records import RecordError
-from finr1_verl.exitcodes import BAD_INPUT, DONE
+from finr1_verl.data.sources.hub import HubSpec, is_hub
+from finr1_verl.exitcodes import BAD_INPUT, DONE, FAILED
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +56,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--count", action="append", default=[], metavar="NAME=N", help="override a source's mix count"
     )
+    parser.add_argument(
+        "--include-test",
+        action="store_true",
+        help="let items of test-type upstream splits into the mix (default: train/dev-type splits only)",
+    )
+    parser.add_argument(
+        "--max-reject-fraction",
+        type=float,
+        help="fail when a source rejects more than this share of its labelled records (default 0.5)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -56,8 +75,6 @@ def _load_spec(path: Path | None) -> dict:
         return {}
     raw = path.read_text(encoding="utf-8")
     if path.suffix in (".yaml", ".yml"):
-        import yaml
-
         return yaml.safe_load(raw) or {}
     return json.loads(raw)
 
@@ -67,7 +84,7 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
     sources: dict[str, dict] = {}
     for name, entry in (spec.get("sources") or {}).items():
         entry = dict(entry) if isinstance(entry, dict) else {"path": entry}
-        if "path" in entry:
+        if "path" in entry and not is_hub(entry["path"]):
             entry["path"] = base / entry["path"]
         sources[name] = entry
     for name, path in name_value_pairs(args.source, "--source"):
@@ -79,10 +96,31 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
     missing = [name for name, entry in sources.items() if "path" not in entry]
     if missing:
         bad_input(f"no path for source(s) {missing}")
-    return [SourceInput(name, Path(e["path"]), e.get("columns")) for name, e in sources.items()]
+    return [
+        SourceInput(
+            name,
+            Path(e["path"]),
+            e.get("columns"),
+            HubSpec.parse(str(e["path"])) if is_hub(e["path"]) else None,
+        )
+        for name, e in sources.items()
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        out, report = _prepare(args)
+    except (RecordError, OSError, ValueError, yaml.YAMLError) as err:
+        print(f"finr1-data prepare: {err}", file=sys.stderr)
+        return BAD_INPUT
+    print(summary_table(report))
+    print(f"\nwrote {out}/rl, {out}/sft, {out}/sources, {out}/report.json, {out}/rejects.jsonl")
+    for failure in report["failures"]:
+        print(f"finr1-data prepare: {failure}", file=sys.stderr)
+    return FAILED if report["failures"] else DONE
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Path, dict]:
     spec = _load_spec(args.spec)
     base = args.spec.parent if args.spec else Path()
     out = args.out or (base / spec["out"] if "out" in spec else None)
@@ -99,13 +137,10 @@ def run(args: argparse.Namespace) -> int:
         else float(spec.get("val_fraction", 0.05)),
         exclude_ids=read_exclude_ids(exclude_file) if exclude_file else frozenset(),
         counts=counts,
+        include_test=args.include_test or bool(spec.get("include_test", False)),
+        max_reject_fraction=args.max_reject_fraction
+        if args.max_reject_fraction is not None
+        else float(spec.get("max_reject_fraction", 0.5)),
         progress=not args.no_progress,
     )
-    try:
-        report = prepare(_inputs(args, spec), config)
-    except (RecordError, FileNotFoundError, ValueError) as err:
-        print(f"finr1-data prepare: {err}", file=sys.stderr)
-        return BAD_INPUT
-    print(summary_table(report))
-    print(f"\nwrote {out}/rl, {out}/sft, {out}/sources, {out}/report.json, {out}/rejects.jsonl")
-    return DONE
+    return out, prepare(_inputs(args, spec), config)

@@ -27,6 +27,14 @@ FIN_R1_COUNTS: dict[str, int] = {
     "financeqt": 152,
 }
 MIXES = ("fin-r1", "all")
+# Upstream splits whose items may train; anything else (test, private test, ...) is benchmark
+# material and stays out of the mix unless asked for (``--include-test``).
+TRAINING_SPLITS = frozenset({"train", "dev", "val", "valid", "validation", "eval"})
+
+
+def may_train(upstream_split: str, include_test: bool) -> bool:
+    """True when an item of ``upstream_split`` may enter the mix."""
+    return include_test or upstream_split in TRAINING_SPLITS
 
 
 def stable_hash(key: str, salt: str = "") -> int:

@@ -37,10 +37,17 @@ def render_question(example: Example, language: str | None = None) -> str:
         header = (
             prompts.LABELS_HEADER[lang] if example.answer_type == "label" else prompts.OPTIONS_HEADER[lang]
         )
-        separator = ": " if example.answer_type == "label" else ". "
-        options = [f"{key}{separator}{value}" for key, value in example.choices.items()]
-        blocks.append("\n".join([header, *options]))
+        blocks.append("\n".join([header, *_option_lines(example, lang)]))
     instruction = prompts.ANSWER_INSTRUCTIONS.get(example.answer_type)
     if instruction:
         blocks.append(instruction[lang])
     return "\n\n".join(blocks)
+
+
+def _option_lines(example: Example, lang: str) -> list[str]:
+    """``key. text`` per option, ``id: name`` per label; labels named by themselves on one line."""
+    if example.answer_type != "label":
+        return [f"{key}. {value}" for key, value in example.choices.items()]
+    if all(key == value for key, value in example.choices.items()):
+        return [("、" if lang == "zh" else ", ").join(example.choices)]
+    return [f"{key}: {value}" for key, value in example.choices.items()]

@@ -3,7 +3,9 @@
 RL (``verl.utils.dataset.rl_dataset.RLHFDataset``): ``data_source = "finr1/<source>"``, ``prompt``
 = [system, user], ``ability``, ``reward_model = {style, ground_truth}`` with ground_truth the list of
 acceptable readings (human string first, then the executed value when it exists and differs),
-and ``extra_info`` with the same fields on every row (the reward and the judge read it).
+and ``extra_info`` with the same fields on every row (the reward and the judge read it);
+``extra_info.split`` is this project's train/val split, ``extra_info.upstream_split`` the split the
+record came from upstream (``train``, ``dev``, ``test``, ``eval``, ...).
 SFT (``MultiTurnSFTDataset``): ``messages`` = [system, user, assistant] with the assistant turn in
 Fin-R1's ``<think>…</think>`` + ``<answer>…</answer>`` form, plus ``source`` and ``id``.
 The pyarrow schemas pin column order and types so that identical input gives identical bytes.
@@ -31,6 +33,7 @@ EXTRA_INFO = pa.struct(
         ("answer_type", pa.string()),
         ("choices", pa.string()),
         ("language", pa.string()),
+        ("upstream_split", pa.string()),
     ]
 )
 RL_SCHEMA = pa.schema(
@@ -73,6 +76,7 @@ def rl_row(example: Example, index: int, split: str) -> dict[str, Any]:
             "answer_type": example.answer_type,
             "choices": json.dumps(example.choices, ensure_ascii=False) if example.choices else "{}",
             "language": language,
+            "upstream_split": example.split,
         },
     }
 

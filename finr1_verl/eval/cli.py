@@ -26,6 +26,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from finr1_verl.data.build import write_exclude_ids
 from finr1_verl.data.cli_options import add_endpoint_arguments, bad_input, done_or_incomplete
 from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
 from finr1_verl.eval.generate import EndpointBackend, Sampling, VLLMBackend
@@ -210,9 +211,11 @@ def select(args: argparse.Namespace) -> int:
         print(f"finr1-eval: {err}", file=sys.stderr)
         return BAD_INPUT
     write_items_file(args.out, selected)
+    exclude = args.out.with_suffix(".exclude-ids.txt")
+    write_exclude_ids(exclude, (f"{benchmark(n).source}/{rid}" for n, ids in selected.items() for rid in ids))
     for name, ids in selected.items():
         print(f"{name}: {len(ids)} items")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {exclude} (for finr1-data prepare --exclude-ids)")
     return DONE
 
 

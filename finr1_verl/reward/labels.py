@@ -3,8 +3,8 @@
 * :func:`canonical_label` maps a sentiment / boolean / compliance word in English or Chinese to one
   class name ("negative", "positive", "neutral", "yes", "no", "compliant", "violation").  A dataset's
   label ids ("0", "1", "2") mean different classes in different datasets, so ids are resolved only
-  through the ``id_labels`` mapping that the data row carries (``extra_info.choices``), e.g.
-  :data:`TFNS_LABELS` or :data:`FINFE_LABELS`.
+  through the ``id_labels`` mapping that the data row carries (``extra_info.choices``; each
+  dataset's map lives with its parser in ``finr1_verl.data.sources``).
 * :func:`choice_letters` reads a set of option letters from "ABD", "A, B, D", "(A)(D)", "选D", "D.",
   "Option B", or - when the options are known - from an option's text.
 * :func:`normalize_text` is the normalisation for exact text comparison.
@@ -15,11 +15,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-
-# Twitter Financial News Sentiment (zeroshot/twitter-financial-news-sentiment): the dataset card's ids.
-TFNS_LABELS: dict[str, str] = {"0": "Bearish", "1": "Bullish", "2": "Neutral"}
-# BBT-FinCUGE FinFE: "消极-中性-积极" in the order of its integer gold labels 0, 1, 2.
-FINFE_LABELS: dict[str, str] = {"0": "消极", "1": "中性", "2": "积极"}
 
 _CLASS_WORDS: dict[str, tuple[str, ...]] = {
     "negative": ("negative", "bearish", "看跌", "消极", "负面", "利空", "悲观", "neg"),

@@ -1,4 +1,4 @@
-"""What every source parser shares: the reject record, file readers that name the bad spot, answer typing.
+"""What every source parser shares: the reject record and file readers that name the bad spot.
 
 Parsers are generators over one input path.  They yield an :class:`~finr1_verl.data.records.Example`
 for every usable record and a :class:`Rejected` for every record that cannot become one (empty
@@ -15,7 +15,7 @@ import gzip
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,21 +173,6 @@ def text(value: Any) -> str:
     return str(value).strip()
 
 
-_NUMBER = re.compile(
-    r"^[-+]?\$?\s*[-+]?(\d[\d,]*\.?\d*|\.\d+)\s*(%|million|billion|thousand|元|万元|亿元|亿)?$"
-)
-
-
-def classify_answer(answer: str) -> str:
-    """numeric / boolean / text for a free-form reference answer (FinQA-style golds)."""
-    lowered = answer.strip().lower()
-    if lowered in {"yes", "no", "是", "否", "true", "false"}:
-        return "boolean"
-    if _NUMBER.match(lowered):
-        return "numeric"
-    return "text"
-
-
 def format_number(value: Any) -> str:
     """An executed answer as a compact string: 94.0 -> '94', 0.14464 -> '0.14464', 'yes' -> 'yes'."""
     if isinstance(value, bool):
@@ -272,3 +257,69 @@ def split_from_name(file: Path) -> str:
     """The upstream split named in a file name (``train.json``, ``finqa_test_first100.json``)."""
     tokens = re.split(r"[_\-.\s]", file.name.lower())
     return next((split for split in ("train", "dev", "valid", "test") if split in tokens), "train")
+
+
+@dataclass(frozen=True)
+class RecordAt:
+    """Where a record came from: the file (or hub dataset) it was read from, its position there
+    (line number or index), the stem that prefixes ids made from the position, and its upstream split."""
+
+    file: str
+    position: int
+    stem: str
+    split: str
+
+    @property
+    def default_id(self) -> str:
+        return f"{self.stem}-{self.position}"
+
+
+RecordReader = Callable[[dict, RecordAt], ParseItem]
+
+
+def parse_table_files(
+    path: str | Path, source: str, suffixes: tuple[str, ...], read: RecordReader
+) -> Iterator[ParseItem]:
+    """The per-file loop of a table-shaped source, written once: every record of every JSON / JSONL /
+    CSV / parquet file under ``path`` through ``read`` (a pure record -> item function), ids guarded."""
+    guard = IdGuard(source)
+    for file in files_under(path, suffixes):
+        stem, split = file.name.split(".")[0], split_from_name(file)
+        for position, record in iter_table_records(file, source):
+            if isinstance(record, Rejected):
+                yield record
+                continue
+            item = read(record, RecordAt(str(file), position, stem, split))
+            yield guard.check(item, str(file), position) if isinstance(item, Example) else item
+
+
+def parse_records(
+    records: Iterable[tuple[str, int, dict]], label: str, source: str, read: RecordReader
+) -> Iterator[ParseItem]:
+    """The same loop over ``(split, position, record)`` triples (a hub dataset's splits, streamed);
+    ids made from positions use the split as their stem, as a local ``<split>.json`` file would."""
+    guard = IdGuard(source)
+    for split, position, record in records:
+        item = read(record, RecordAt(label, position, split, split))
+        yield guard.check(item, label, position) if isinstance(item, Example) else item
+
+
+def open_answer_reader(source: str, question: str, answer: str, context: str) -> RecordReader:
+    """A reader for records with a question, a free-text answer and a context column (named so)."""
+
+    def read(record: dict, at: RecordAt) -> ParseItem:
+        question_text, answer_text = text(record.get(question)), text(record.get(answer))
+        problem = require_text(source, at.file, at.position, at.default_id, question_text, answer_text)
+        if problem:
+            return problem
+        return Example(
+            source=source,
+            id=at.default_id,
+            question=question_text,
+            answer=answer_text,
+            answer_type="text",
+            split=at.split,
+            context=text(record.get(context)),
+        )
+
+    return read

@@ -4,61 +4,51 @@
 part is in ``\\boxed{}``; that boxed value becomes the reference answer, the full text is kept in
 ``meta["answer_text"]`` for the SFT target.  ``repo_name`` names the upstream dataset of the item;
 ``conversation`` (earlier turns as ``{role, content}`` or ``{from, value}``) becomes the history.
+The fields are those of the Fin-R1-Data card that SUFE-AIFLM-Lab/Fin-R1 published and later removed
+(commit bc73181); no copy of the data itself was checked against it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from finr1_verl.data.records import Example
-from finr1_verl.data.sources.base import (
-    IdGuard,
-    ParseItem,
-    Rejected,
-    classify_answer,
-    files_under,
-    iter_table_records,
-    require_text,
-    text,
-)
+from finr1_verl.data.sources.base import ParseItem, RecordAt, parse_table_files, require_text, text
+from finr1_verl.reward.answer_type import classify_answer, option_letters
 
 SOURCE = "fin_r1"
+SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".parquet")
+
+
+def read(record: dict, at: RecordAt) -> ParseItem:
+    rid = text(record.get("id")) or at.default_id
+    question, answer_text = text(record.get("Question")), text(record.get("Answer"))
+    problem = require_text(SOURCE, at.file, at.position, rid, question, answer_text)
+    if problem:
+        return problem
+    answer = last_boxed(answer_text) or answer_text
+    meta: dict[str, Any] = {"answer_text": answer_text, "thinking": text(record.get("Thinking"))}
+    if text(record.get("repo_name")):
+        meta["origin"] = text(record["repo_name"])
+    history = _history(record.get("conversation"))
+    if history:
+        meta["history"] = history
+    letters = option_letters(answer.upper())
+    return Example(
+        source=SOURCE,
+        id=rid,
+        question=question,
+        answer=letters or answer,
+        answer_type="choice" if letters else classify_answer(answer),
+        split=at.split,
+        meta=meta,
+    )
 
 
 def parse(path: str | Path) -> Iterator[ParseItem]:
-    guard = IdGuard(SOURCE)
-    for file in files_under(path, (".jsonl", ".json", ".jsonl.gz", ".parquet")):
-        for position, record in iter_table_records(file, SOURCE):
-            if isinstance(record, Rejected):
-                yield record
-                continue
-            rid = text(record.get("id")) or f"{file.stem}-{position}"
-            question, answer_text = text(record.get("Question")), text(record.get("Answer"))
-            problem = require_text(SOURCE, str(file), position, rid, question, answer_text)
-            if problem:
-                yield problem
-                continue
-            answer = last_boxed(answer_text) or answer_text
-            meta: dict[str, Any] = {"answer_text": answer_text, "thinking": text(record.get("Thinking"))}
-            if text(record.get("repo_name")):
-                meta["origin"] = text(record["repo_name"])
-            history = _history(record.get("conversation"))
-            if history:
-                meta["history"] = history
-            letters = answer.upper()
-            answer_type = "choice" if re.fullmatch(r"[A-E]{1,5}", letters) else classify_answer(answer)
-            example = Example(
-                source=SOURCE,
-                id=rid,
-                question=question,
-                answer=letters if answer_type == "choice" else answer,
-                answer_type=answer_type,
-                meta=meta,
-            )
-            yield guard.check(example, str(file), position)
+    return parse_table_files(path, SOURCE, SUFFIXES, read)
 
 
 def last_boxed(answer_text: str) -> str:

@@ -1,8 +1,10 @@
 """Finance-Instruct-500k (Josephgflowers/Finance-Instruct-500k): ``{system, user, assistant}`` records.
 
-The published ``train.json`` is read as JSON lines or a JSON array; parquet exports work too.
-Records carry no id, so the id is the file name and the record's position.  Answers are free
-text; a non-empty ``system`` turn is task instruction and becomes the context.
+The published ``train.json`` is read as JSON lines or a JSON array; parquet exports and the hub
+dataset (``hf:Josephgflowers/Finance-Instruct-500k``) work too.  Records carry no id, so the id is
+the file stem (or hub split) and the record's position.  Answers are free text; a non-empty
+``system`` turn is task instruction and becomes the context.  Schema: the three columns named
+above, as the dataset card and its viewer list them.
 """
 
 from __future__ import annotations
@@ -10,39 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from finr1_verl.data.records import Example
-from finr1_verl.data.sources.base import (
-    IdGuard,
-    ParseItem,
-    Rejected,
-    files_under,
-    iter_table_records,
-    require_text,
-    text,
-)
+from finr1_verl.data.sources.base import ParseItem, open_answer_reader, parse_table_files
 
 SOURCE = "finance_instruct"
+SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz", ".parquet")
+read = open_answer_reader(SOURCE, question="user", answer="assistant", context="system")
 
 
 def parse(path: str | Path) -> Iterator[ParseItem]:
-    guard = IdGuard(SOURCE)
-    for file in files_under(path, (".json", ".jsonl", ".json.gz", ".jsonl.gz", ".parquet")):
-        for position, record in iter_table_records(file, SOURCE):
-            if isinstance(record, Rejected):
-                yield record
-                continue
-            rid = f"{file.stem}-{position}"
-            question, answer = text(record.get("user")), text(record.get("assistant"))
-            problem = require_text(SOURCE, str(file), position, rid, question, answer)
-            if problem:
-                yield problem
-                continue
-            example = Example(
-                source=SOURCE,
-                id=rid,
-                question=question,
-                answer=answer,
-                answer_type="text",
-                context=text(record.get("system")),
-            )
-            yield guard.check(example, str(file), position)
+    return parse_table_files(path, SOURCE, SUFFIXES, read)

@@ -1,12 +1,21 @@
 """FinanceQT = Quant-Trading-Instruct (lumalik/Quant-Trading-Instruct): ``{context, question, answer}``.
 
-A parquet file of quant-trading code requests answered with code; ``context`` is a short role
-line.  Answers are free text (code), judged rather than rule-matched.
+Published as one parquet file, ``data/train-00000-of-00001-<hash>.parquet`` (hub commit 24eba86),
+of quant-trading code requests answered with code; ``context`` is a short role line.  Answers are
+free text (code), judged rather than rule-matched.
 """
 
 from __future__ import annotations
 
-from finr1_verl.data.sources.generic import make_parser
+from collections.abc import Iterator
+from pathlib import Path
+
+from finr1_verl.data.sources.base import ParseItem, open_answer_reader, parse_table_files
 
 SOURCE = "financeqt"
-parse = make_parser(SOURCE, {"question": "question", "answer": "answer", "context": "context"})
+SUFFIXES = (".parquet", ".jsonl", ".json")
+read = open_answer_reader(SOURCE, question="question", answer="answer", context="context")
+
+
+def parse(path: str | Path) -> Iterator[ParseItem]:
+    return parse_table_files(path, SOURCE, SUFFIXES, read)

@@ -3,7 +3,9 @@
 Each line is ``{"text": ..., "meta": {...}}``; an exam item's text is the stem, option lines
 ``A、…``/``A．…``, then ``答案：X`` and usually ``分析解释：…``.  Letter answers with options become
 choice questions; other answers stay free text.  Lines without an ``答案`` part (the corpus's news
-and announcement files have none) are rejected as ``no_answer_in_text``.
+and announcement files have none) are rejected as ``no_answer_in_text``.  The hub repository keeps
+the file as ``data/fin_exam.jsonl.gz`` (commit b12fd5b) beside ~21 GB of news and announcements:
+``hf:Duxiaoman-DI/FinCorpus`` streams all of them, so download the exam file when only it is wanted.
 """
 
 from __future__ import annotations
@@ -14,39 +16,35 @@ from pathlib import Path
 
 from finr1_verl.data.records import Example
 from finr1_verl.data.sources.base import (
-    IdGuard,
     ParseItem,
+    RecordAt,
     Rejected,
-    classify_answer,
-    files_under,
-    iter_jsonl,
+    parse_table_files,
     require_text,
     text,
 )
+from finr1_verl.reward.answer_type import classify_answer, option_letters
 
 SOURCE = "fincorpus"
+SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
 _ANSWER = re.compile(r"\n\s*答案\s*[：:]")
 _EXPLANATION = re.compile(r"\n\s*(?:分析解释|解析|答案解析)\s*[：:]")
 _OPTION = re.compile(r"^\s*([A-H])\s*[、．.:：]\s*(.*)$")
 
 
+def read(record: dict, at: RecordAt) -> ParseItem:
+    return _exam_item(text(record.get("text")), at)
+
+
 def parse(path: str | Path) -> Iterator[ParseItem]:
-    guard = IdGuard(SOURCE)
-    for file in files_under(path, (".jsonl", ".jsonl.gz", ".json")):
-        stem = file.name.split(".")[0]
-        for line, record in iter_jsonl(file, SOURCE):
-            if isinstance(record, Rejected):
-                yield record
-                continue
-            rid = f"{stem}-{line}"
-            item = _exam_item(text(record.get("text")), file, line, rid)
-            yield guard.check(item, str(file), f"line {line}") if isinstance(item, Example) else item
+    return parse_table_files(path, SOURCE, SUFFIXES, read)
 
 
-def _exam_item(body: str, file: Path, line: int, rid: str) -> ParseItem:
+def _exam_item(body: str, at: RecordAt) -> ParseItem:
+    file, line, rid = at.file, at.position, at.default_id
     parts = _ANSWER.split(body, maxsplit=1)
     if len(parts) != 2:
-        return Rejected(SOURCE, str(file), f"line {line}", "no_answer_in_text", "no '答案：' part", rid)
+        return Rejected(SOURCE, file, line, "no_answer_in_text", "no '答案：' part", rid)
     stem_and_options, rest = parts
     answer_part, *explanation = _EXPLANATION.split(rest, maxsplit=1)
     answer = answer_part.strip()
@@ -60,14 +58,14 @@ def _exam_item(body: str, file: Path, line: int, rid: str) -> ParseItem:
         else:
             choices[list(choices)[-1]] += "\n" + row.strip()
     question = "\n".join(stem_lines).strip()
-    problem = require_text(SOURCE, str(file), f"line {line}", rid, question, answer)
+    problem = require_text(SOURCE, file, line, rid, question, answer)
     if problem:
         return problem
-    letters = re.sub(r"[\s,，、]", "", answer).upper()
-    if choices and re.fullmatch(f"[{''.join(choices)}]+", letters):
+    letters = option_letters(answer.upper(), choices) if choices else None
+    if letters:
         answer_type, answer = "choice", letters
     else:
-        answer_type, question, choices = classify_answer(answer), stem_and_options.strip(), {}
+        answer_type, question, choices = classify_answer(answer, {}), stem_and_options.strip(), {}
     meta = {"explanation": explanation[0].strip()} if explanation else {}
     return Example(
         source=SOURCE,
@@ -75,6 +73,7 @@ def _exam_item(body: str, file: Path, line: int, rid: str) -> ParseItem:
         question=question,
         answer=answer,
         answer_type=answer_type,
+        split=at.split,
         choices=choices,
         meta=meta,
     )

@@ -18,7 +18,6 @@ from finr1_verl.data.sources.base import (
     IdGuard,
     ParseItem,
     Rejected,
-    classify_answer,
     files_under,
     format_number,
     load_json,
@@ -27,6 +26,7 @@ from finr1_verl.data.sources.base import (
     split_from_name,
     text,
 )
+from finr1_verl.reward.answer_type import classify_answer
 
 SOURCE = "finqa"
 
@@ -59,7 +59,7 @@ def _parse_record(record: object, file: Path, index: int, split: str) -> ParseIt
         id=rid,
         question=question,
         answer=answer,
-        answer_type=classify_answer(answer),
+        answer_type=classify_answer(answer, {}),
         split=split,
         context=text(record.get("context")),
     )
@@ -87,7 +87,7 @@ def _official(record: dict, file: Path, index: int, split: str) -> ParseItem:
         id=rid,
         question=question,
         answer=answer,
-        answer_type=classify_answer(answer),
+        answer_type=classify_answer(answer, {}),
         split=split,
         context=report_context(record.get("pre_text"), table, record.get("post_text")),
         meta=meta,

@@ -23,9 +23,10 @@ from finr1_verl.data.sources.base import (
     text,
 )
 from finr1_verl.prompts import TFNS_QUESTION
-from finr1_verl.reward.labels import TFNS_LABELS
 
 SOURCE = "tfns"
+# The dataset card's label ids (zeroshot/twitter-financial-news-sentiment).
+TFNS_LABELS: dict[str, str] = {"0": "Bearish", "1": "Bullish", "2": "Neutral"}
 
 
 def parse(path: str | Path) -> Iterator[ParseItem]:
