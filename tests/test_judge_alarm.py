@@ -10,6 +10,7 @@ import pytest
 from finr1_verl.reward import score
 from tests.support.fake_openai import Reply
 
+
 def response(i: int) -> str:
     """A free-text answer rules cannot decide; distinct per call, so no judge verdict is reused."""
     return f"<think>\nread the text\n</think>\n<answer>\n\\boxed{{答案是增长{i}}}\n</answer>"
