@@ -136,9 +136,9 @@ def test_prepare_accounts_for_every_record_and_explains_rejects(tmp_path):
         ),
         (
             ["distill", "--source", "t=x", "--out", "o", "--teacher-url", ""],
-            "--teacher-url (or $FINR1_TEACHER_URL)",
+            "--teacher-url (or $FINR1_TEACHER_URLS)",
         ),
-        (["filter", "--traces", "t", "--out", "o", "--judge-url", ""], "--judge-url (or $FINR1_JUDGE_URL)"),
+        (["filter", "--traces", "t", "--out", "o", "--judge-url", ""], "--judge-url (or $FINR1_JUDGE_URLS)"),
     ],
 )
 def test_bad_command_line_values_stop_before_any_work_naming_the_flag(tmp_path, monkeypatch, argv, message):

@@ -7,8 +7,8 @@ Writes ``OUT/traces.jsonl`` (one Fin-R1-Data record per question and sample, or 
 its reason), ``OUT/rejects.jsonl`` (records the parsers could not use) and ``OUT/report.json``.
 Safe to kill at any moment and to rerun with the same command: finished samples are skipped,
 errored ones are asked again, a torn last line is cut off.  Exit code 1 when samples failed for
-good in this run (rerun to retry them), 2 on unreadable input.  The API key comes from
-$FINR1_TEACHER_API_KEY or $OPENAI_API_KEY (vLLM accepts any).
+good in this run (rerun to retry them), 2 on unreadable input.  Defaults: $FINR1_TEACHER_URLS,
+$FINR1_TEACHER_MODEL; the API key comes from $FINR1_TEACHER_API_KEY or $OPENAI_API_KEY (vLLM accepts any).
 """
 
 from __future__ import annotations
@@ -104,7 +104,6 @@ def run(args: argparse.Namespace) -> int:
     client = endpoint_client(
         args,
         "teacher",
-        api_key_env=("FINR1_TEACHER_API_KEY", "OPENAI_API_KEY"),
         cache_size=0,
         max_tokens=args.max_tokens,
         temperature=args.temperature,

@@ -7,8 +7,8 @@ of stage B, or an error with its stage and reason), ``OUT/sft/{train,val}.parque
 passed both stages, verl's SFT layout), ``OUT/rl/{train,val}.parquet`` (objective questions whose
 traces all failed, verl's RL layout) and ``OUT/report.json``.  Safe to kill and to rerun: samples
 with a verdict are skipped, errored ones are judged again.  Exit code 1 while samples lack a verdict
-after judge faults (rerun to retry them), 2 on unreadable input.  API key: $FINR1_JUDGE_API_KEY or
-$OPENAI_API_KEY.
+after judge faults (rerun to retry them), 2 on unreadable input.  Defaults: $FINR1_JUDGE_URLS and
+$FINR1_JUDGE_MODEL (what scripts/serve_judge.sh prints); API key: $FINR1_JUDGE_API_KEY or $OPENAI_API_KEY.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from finr1_verl.data.quality import QualityJudge
 from finr1_verl.data.records import RecordError
 from finr1_verl.reward.judge import AnswerJudge
 
-DEFAULT_JUDGE = "Qwen2.5-72B-Instruct"
+# The name scripts/serve_judge.sh serves by default (and the GRPO recipe's judge_model).
+DEFAULT_JUDGE = "Qwen/Qwen2.5-72B-Instruct"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

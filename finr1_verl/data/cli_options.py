@@ -2,7 +2,9 @@
 
 Not a subcommand itself: ``prepare`` and ``distill`` read sources the same way (``--source`` and
 ``--columns``), ``distill`` and ``filter`` talk to a model endpoint the same way (``--<role>-url``,
-``--<role>-model``, concurrency, timeout, retries), so a flag means the same in every command.
+``--<role>-model``, concurrency, timeout, retries), so a flag means the same in every command.  The
+defaults come from the role's environment variables (``FINR1_<ROLE>_URLS``, ``FINR1_<ROLE>_MODEL``,
+``FINR1_<ROLE>_API_KEY``: :func:`finr1_verl.llm.endpoints.role_env`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from finr1_verl.data.sources import SOURCES
 from finr1_verl.data.sources.generic import MAPPING_KEYS
 from finr1_verl.llm import LLMClient
+from finr1_verl.llm.endpoints import role_env
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -66,14 +69,21 @@ def add_endpoint_arguments(
     timeout: float,
     retries_help: str,
 ) -> None:
-    """The ``role`` model's endpoint: ``--<role>-url`` (default ``$FINR1_<ROLE>_URL``), ``--<role>-model``,
-    ``--concurrency``, ``--timeout``, ``--retries``; read back with :func:`endpoint_client`."""
-    env = f"FINR1_{role.upper()}_URL"
+    """The ``role`` model's endpoint: ``--<role>-url`` (default ``$FINR1_<ROLE>_URLS``), ``--<role>-model``
+    (default ``$FINR1_<ROLE>_MODEL``, else ``model``), ``--concurrency``, ``--timeout``, ``--retries``;
+    read back with :func:`endpoint_client`."""
+    env = role_env(role)
     group = parser.add_argument_group(f"{role} endpoint")
     group.add_argument(
-        f"--{role}-url", default=os.environ.get(env), help=f"endpoint(s), comma-separated (default ${env})"
+        f"--{role}-url",
+        default=os.environ.get(env.urls),
+        help=f"endpoint(s): URLs or host:port, comma-separated (default ${env.urls})",
     )
-    group.add_argument(f"--{role}-model", default=model, help=f"served model name (default {model})")
+    group.add_argument(
+        f"--{role}-model",
+        default=os.environ.get(env.model) or model,
+        help=f"served model name (default ${env.model}, else {model})",
+    )
     group.add_argument(
         "--concurrency",
         type=int,
@@ -87,14 +97,16 @@ def add_endpoint_arguments(
 
 
 def endpoint_client(args: argparse.Namespace, role: str, **options: Any) -> LLMClient:
-    """The client for the endpoint :func:`add_endpoint_arguments` declared; ``options`` go to
-    :class:`~finr1_verl.llm.LLMClient` as they are."""
+    """The client for the endpoint :func:`add_endpoint_arguments` declared, with the role's API key
+    variables; ``options`` go to :class:`~finr1_verl.llm.LLMClient` as they are."""
     url = getattr(args, f"{role}_url")
+    env = role_env(role)
     if not url:
-        raise SystemExit(f"--{role}-url (or $FINR1_{role.upper()}_URL) is required")
+        raise SystemExit(f"--{role}-url (or ${env.urls}) is required")
     return LLMClient(
         url,
         getattr(args, f"{role}_model"),
+        api_key_env=env.api_key,
         max_concurrency=args.concurrency,
         timeout_s=args.timeout,
         max_retries=args.retries,
