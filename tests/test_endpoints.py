@@ -104,3 +104,24 @@ def test_the_filter_default_judge_is_what_serve_judge_serves():
     assert "FINR1_JUDGE_URLS" in script and "FINR1_JUDGE_URL " not in script
     external = (REPO / "finr1_verl" / "config" / "judge" / "external.yaml").read_text()
     assert f"oc.env:FINR1_JUDGE_MODEL,{served}" in external
+
+
+def test_the_llm_client_behind_eval_and_the_judges_takes_every_form(fake_openai):
+    for name, form in forms(fake_openai).items():
+        client = LLMClient(form, "fake-model")
+        assert client.endpoints == [fake_openai.base_url], name
+        assert run_sync(_ask(client)) == "ok"
+
+
+def test_doctor_probes_every_form_where_the_reward_will_call(fake_openai):
+    from finr1_verl import doctor
+    from finr1_verl.recipes import compose_recipe
+
+    kw = "reward.custom_reward_function.reward_kwargs"
+    for name, form in forms(fake_openai).items():
+        value = "[" + ",".join(f"'{u}'" for u in form) + "]" if isinstance(form, list) else f"'{form}'"
+        cfg = compose_recipe("grpo", [f"{kw}.judge_urls={value}", f"{kw}.judge_model=fake-model"])
+        assert [c.line() for c in doctor.check_judges(cfg)] == [
+            f"ok    judge: {fake_openai.base_url} serves fake-model"
+        ], name
+    assert fake_openai.requests == []
