@@ -428,3 +428,20 @@ def check_env(recipe: str, smoke: bool) -> Iterator[Check]:
                 BAD_INPUT,
                 "export CUDA_DEVICE_MAX_CONNECTIONS=1",
             )
+
+
+def pins(extras: str, names: list[str]) -> list[str]:
+    """verl's requirement for each of ``names`` in its comma-separated ``extras``, as pip arguments."""
+    found = {_canonical(r.name): r for r in verl_requirements(extras.split(","))}
+    missing = [n for n in names if _canonical(n) not in found]
+    if missing:
+        raise SystemExit(f"verl[{extras}] does not require {missing}")
+    return [f"{found[_canonical(n)].name}{found[_canonical(n)].specifier}" for n in names]
+
+
+if __name__ == "__main__":  # python -m finr1_verl.doctor pins EXTRAS NAME...: used by scripts/_venv.sh
+    import sys
+
+    if len(sys.argv) < 4 or sys.argv[1] != "pins":
+        raise SystemExit("usage: python -m finr1_verl.doctor pins EXTRAS NAME...")
+    print(" ".join(pins(sys.argv[2], sys.argv[3:])))

@@ -331,3 +331,43 @@ def test_flags_go_anywhere_and_from_base_has_an_environment_form(
     monkeypatch.setenv("FINR1_FROM_BASE", "1")
     assert main(["doctor", "grpo", *overrides]) == exitcodes.DONE
     capsys.readouterr()
+
+
+# --- install routes ---------------------------------------------------------------------------
+def test_the_gpu_install_reads_verls_own_pins():
+    assert doctor.pins("vllm,fsdp", ["torch", "flash-attn"]) == ["torch==2.11.0", "flash-attn==2.8.3"]
+    with pytest.raises(SystemExit, match="does not require"):
+        doctor.pins("vllm,fsdp", ["megatron-core"])
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finr1_verl.doctor",
+            "pins",
+            "vllm,fsdp",
+            "torch",
+            "torchvision",
+            "torchaudio",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.split() == [
+        f"{name}{req.specifier}"
+        for name in ("torch", "torchvision", "torchaudio")
+        for req in doctor.verl_requirements(["fsdp"])
+        if req.name == name
+    ]
+
+
+def test_the_megatron_install_route_outside_the_container_points_to_it():
+    proc = subprocess.run(
+        ["bash", "-c", "source scripts/_venv.sh && ensure_venv megatron"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "PyPI cannot resolve verl[megatron]==0.9.1" in proc.stderr and "docker/Dockerfile" in proc.stderr
