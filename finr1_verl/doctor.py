@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -38,6 +39,7 @@ ENGINE_EXTRAS = {"fsdp": ("vllm", "fsdp"), "megatron": ("vllm", "megatron")}
 SMOKE_EXTRAS = ("verl-core",)
 NO_GPU, BAD_INPUT, FAILED = "no_gpu", "bad_input", "failed"
 SKIP_ENV = "FINR1_SKIP_CHECKS"
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 
 
 @dataclass(frozen=True)
@@ -396,7 +398,16 @@ def check_judges(cfg: DictConfig) -> Iterator[Check]:
     if settings.mode == "never":
         yield Check("judge", "not used (reward mode=never: rules only)")
         return
+    nodes = pools(cfg, "grpo").nodes
     for endpoint in settings.judge_urls:
+        if nodes > 1 and urlsplit(endpoint).hostname in LOOPBACK:
+            yield Check(
+                "judge",
+                f"{endpoint} is this machine's loopback, and verl places reward workers on all {nodes} nodes",
+                BAD_INPUT,
+                "give the judge host's address in FINR1_JUDGE_URLS (scripts/serve_judge.sh prints it)",
+            )
+            continue
         models, error = served_models(endpoint)
         if models is None:
             yield Check(

@@ -262,6 +262,17 @@ def test_a_judge_that_does_not_answer_or_serves_another_model(
     ]
 
 
+def test_a_loopback_judge_on_several_nodes(gpu_node, data_dir, tiny_model_dir, fake_openai):
+    gpu_node.setenv("RAY_ADDRESS", "10.0.0.1:6379")
+    overrides = [*good_grpo(data_dir, tiny_model_dir, fake_openai), "trainer.nnodes=2"]
+    overrides.append(f"trainer.default_local_dir={data_dir}/ckpt")
+    assert failures("grpo", overrides) == [
+        f"FAIL  judge: {fake_openai.base_url} is this machine's loopback, and verl places reward workers on all "
+        "2 nodes -> give the judge host's address in FINR1_JUDGE_URLS (scripts/serve_judge.sh prints it)"
+    ]
+    assert failures("grpo", overrides[:-2] + ["trainer.nnodes=1"]) == []
+
+
 def test_a_judge_without_model_name_and_a_rules_only_run(
     gpu_node, data_dir, tiny_model_dir, fake_openai, monkeypatch
 ):
