@@ -135,3 +135,30 @@ def test_hosted_judge_stays_awake():
     rollout = cfg.reward.reward_model.rollout
     assert rollout.free_cache_engine is False
     assert rollout.max_model_len == 8192
+
+
+@pytest.mark.parametrize("free_cache_engine, slept", [(None, False), (True, True)])
+def test_verls_reward_model_manager_keeps_the_hosted_judge_awake(free_cache_engine, slept):
+    """verl's own RewardModelManager.__init__ with the recipe's hosted-judge config (servers and router
+    replaced: they need GPUs); with verl's default it would put the judge to sleep right away."""
+    from verl.experimental.reward_loop.reward_model import RewardModelManager
+    from verl.utils.config import omega_conf_to_dataclass
+
+    overrides = ["judge=verl_hosted"]
+    if free_cache_engine is not None:
+        overrides.append(f"reward.reward_model.rollout.free_cache_engine={free_cache_engine}")
+    config = omega_conf_to_dataclass(compose_recipe("grpo", overrides).reward.reward_model)
+    calls = []
+
+    class NoServers(RewardModelManager):
+        def _initialize_llm_servers(self):
+            calls.append("servers")
+
+        def _initialize_router(self):
+            calls.append("router")
+
+        def sleep(self):
+            calls.append("sleep")
+
+    NoServers(config)
+    assert calls == ["servers", "router", *(["sleep"] if slept else [])]
