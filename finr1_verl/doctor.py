@@ -182,7 +182,10 @@ def _install_fix(smoke: bool, engine: str) -> str:
         return "pip install -e . (CPU: torch first, then the project; see README, Install)"
     if engine == "megatron":
         return "use the container (docker/Dockerfile, README, Install): PyPI cannot resolve verl[megatron]"
-    return "bash scripts/_venv.sh route for GPU nodes: torch first, flash-attn without build isolation (README, Install)"
+    return (
+        "reinstall the GPU route (README, Install; ensure_venv gpu in scripts/_venv.sh): torch first, "
+        "flash-attn without build isolation, then .[gpu]"
+    )
 
 
 @dataclass(frozen=True)

@@ -163,8 +163,8 @@ def test_versions_are_checked_against_verls_own_extras(gpu_node, data_dir, tiny_
     gpu_node.setattr(doctor, "installed_version", lambda name: versions.get(name, _pinned(name)))
     lines = failures("sft", good_sft(data_dir, tiny_model_dir))
     assert lines[0] == (
-        "FAIL  torch: 2.10.0 installed, verl[vllm,fsdp] requires ==2.11.0 -> bash scripts/_venv.sh route for GPU "
-        "nodes: torch first, flash-attn without build isolation (README, Install)"
+        "FAIL  torch: 2.10.0 installed, verl[vllm,fsdp] requires ==2.11.0 -> reinstall the GPU route (README, "
+        "Install; ensure_venv gpu in scripts/_venv.sh): torch first, flash-attn without build isolation, then .[gpu]"
     )
     assert lines[1].startswith("FAIL  vllm: not installed (verl[vllm,fsdp] requires ==0.24.0)")
     assert code("sft", good_sft(data_dir, tiny_model_dir)) == exitcodes.FAILED
