@@ -1,25 +1,33 @@
-"""Compose, validate and explain the training recipes without starting anything.
+"""``finr1-recipe``: compose, validate, check and explain the training recipes without starting anything.
 
-The launch scripts in ``recipes/`` call this module for two things: the config directory of the
-installed package (``python -m finr1_verl.recipes config-dir``) and ``--dry-run``
-(``python -m finr1_verl.recipes dry-run RECIPE [hydra overrides...]``), which composes the recipe
-exactly as verl will, validates it against the installed verl (``validate_config`` for GRPO, the
-engine/optimizer/checkpoint dataclasses for SFT), refuses legacy top-level reward keys that verl 0.9
-ignores, checks that the data files exist and that every judge URL answers ``GET /v1/models``,
-and prints the plan.  ``check-gpu`` gives the scripts one clear error on a machine without GPUs.
+    finr1-recipe doctor RECIPE [--smoke] [--from-base] [hydra overrides...]   # preflight, one line per check
+    finr1-recipe dry-run RECIPE [--smoke] [--from-base] [hydra overrides...]  # the plan, "would run", the same checks
+    finr1-recipe config-dir                                                   # the installed config directory
+
+Both compose the recipe exactly as verl will and validate it against the installed verl
+(``validate_config`` for GRPO, the engine/optimizer/checkpoint dataclasses for SFT), refuse legacy
+top-level reward keys that verl 0.9 ignores, then run :mod:`finr1_verl.doctor`'s checks.  The launch
+scripts in ``recipes/`` run ``doctor`` first and refuse to start on a failure (``FINR1_SKIP_CHECKS=1``
+overrides it, with a warning).  ``--from-base`` (or ``FINR1_FROM_BASE=1``) allows GRPO from the base
+model; ``--smoke`` checks the CPU smoke run's requirements instead of the GPU stack.  Exit codes:
+:mod:`finr1_verl.exitcodes`.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import shlex
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from finr1_verl import doctor, exitcodes
 from finr1_verl.config import CONFIG_DIR
+
+logger = logging.getLogger("finr1_verl.recipes")
 
 # verl 0.9 still composes these top-level sections (legacy_reward_impl.yaml) but main_ppo ignores
 # them: a value set there silently trains with verl's default scorer.
@@ -28,18 +36,19 @@ LEGACY_REWARD_SECTIONS = ("custom_reward_function", "reward_model", "sandbox_fus
 
 @dataclass(frozen=True)
 class Recipe:
-    """One launchable recipe: its YAML, its trainer kind and the verl entry point."""
+    """One launchable recipe: its YAML, its trainer kind, the verl entry point and the training engine."""
 
     config_name: str
     kind: str  # "sft" (torchrun -m verl.trainer.sft_trainer) or "grpo" (python -m verl.trainer.main_ppo)
     entry: str
+    engine: str  # "fsdp" or "megatron": which verl extras the GPU stack needs
 
 
 RECIPES: dict[str, Recipe] = {
-    "sft": Recipe("fin_r1_sft", "sft", "verl.trainer.sft_trainer"),
-    "sft_megatron": Recipe("fin_r1_sft_megatron", "sft", "verl.trainer.sft_trainer"),
-    "grpo": Recipe("fin_r1_grpo", "grpo", "verl.trainer.main_ppo"),
-    "grpo_megatron": Recipe("fin_r1_grpo_megatron", "grpo", "verl.trainer.main_ppo"),
+    "sft": Recipe("fin_r1_sft", "sft", "verl.trainer.sft_trainer", "fsdp"),
+    "sft_megatron": Recipe("fin_r1_sft_megatron", "sft", "verl.trainer.sft_trainer", "megatron"),
+    "grpo": Recipe("fin_r1_grpo", "grpo", "verl.trainer.main_ppo", "fsdp"),
+    "grpo_megatron": Recipe("fin_r1_grpo_megatron", "grpo", "verl.trainer.main_ppo", "megatron"),
 }
 
 
@@ -132,38 +141,6 @@ def validate_recipe(name: str, cfg: DictConfig) -> None:
         raise RecipeError("reward.custom_reward_function.path is empty: verl would use its default scorer")
 
 
-def judge_urls(cfg: DictConfig) -> list[str]:
-    """The external judge URLs of a GRPO recipe (empty when verl hosts the judge)."""
-    if cfg.reward.reward_model.enable:
-        return []
-    urls = cfg.reward.custom_reward_function.get("reward_kwargs", {}).get("judge_urls") or []
-    if isinstance(urls, str):
-        urls = urls.split(",")
-    return [u.strip().rstrip("/") for u in urls if u.strip()]
-
-
-def probe_judge(url: str, timeout: float = 5.0) -> tuple[bool, str]:
-    """``GET {url}/models``: (answered, the served model ids or the error)."""
-    import httpx
-
-    try:
-        resp = httpx.get(f"{url}/models", timeout=timeout)
-        resp.raise_for_status()
-        models = [m.get("id", "?") for m in resp.json().get("data", [])]
-    except (httpx.HTTPError, ValueError) as exc:
-        return False, f"{type(exc).__name__}: {exc}"
-    return True, ", ".join(models) or "(no models listed)"
-
-
-def data_files(cfg: DictConfig) -> list[str]:
-    files: list[str] = []
-    for key in ("train_files", "val_files"):
-        value = cfg.data.get(key)
-        if value:
-            files.extend([value] if isinstance(value, str) else list(value))
-    return files
-
-
 def _model_path(cfg: DictConfig) -> str:
     model = cfg.model if "model" in cfg and "path" in cfg.model else cfg.actor_rollout_ref.model
     return str(model.path)
@@ -222,83 +199,121 @@ def launch_command(name: str, cfg: DictConfig, overrides: list[str]) -> str:
     return f"{head} {tail}"
 
 
-def dry_run(name: str, overrides: list[str], out=sys.stdout) -> int:
-    """Compose, validate, check data and judge, print the plan; 0 when everything is ready."""
-    problems: list[str] = []
-    cfg = compose_recipe(name, overrides)
+def model_paths(name: str, cfg: DictConfig) -> list[tuple[str, str]]:
+    """(role, path) of every model the recipe loads."""
+    paths = [("model", _model_path(cfg))]
+    if RECIPES[name].kind == "grpo" and cfg.reward.reward_model.enable:
+        paths.append(("judge model", str(cfg.reward.reward_model.model_path)))
+    return paths
+
+
+def base_model() -> str:
+    """The model the SFT stage starts from (GRPO must not, unless asked to)."""
+    return str(OmegaConf.load(CONFIG_DIR / "_sft_common.yaml").model.path)
+
+
+def run_checks(name: str, cfg: DictConfig, *, smoke: bool, from_base: bool) -> list[doctor.Check]:
+    """Every preflight check of ``cfg`` for recipe ``name``, in report order."""
+    recipe = RECIPES[name]
     try:
         validate_recipe(name, cfg)
-        status = "valid"
+        checks = [doctor.Check("config", f"{recipe.config_name}.yaml valid against verl")]
     except RecipeError as exc:
-        problems.append(f"config: {exc}")
-        status = "INVALID"
+        checks = [doctor.Check("config", str(exc), doctor.BAD_INPUT, "fix the override or the recipe YAML")]
+    checks += doctor.check_stack(recipe.engine, smoke)
+    checks += doctor.check_gpus(cfg, recipe.kind, smoke)
+    models = model_paths(name, cfg)
+    for role, path in models:
+        base = base_model() if recipe.kind == "grpo" and role == "model" else None
+        checks += doctor.check_model(path, role, base_model=base, from_base=from_base)
+    checks += doctor.check_data(cfg)
+    checks += doctor.check_absolute(cfg, recipe.kind, [p for _, p in models])
+    if recipe.kind == "grpo":
+        checks += doctor.check_judges(cfg)
+    checks += doctor.check_env(name, smoke)
+    return checks
+
+
+def print_report(checks: list[doctor.Check], out=None) -> int:
+    out = out or sys.stdout
+    for check in checks:
+        print(check.line(), file=out)
+    failed = [c for c in checks if c.kind is not None]
+    print(f"{len(failed)} check(s) failed" if failed else "all checks passed", file=out)
+    return doctor.exit_code(checks)
+
+
+def dry_run(
+    name: str, overrides: list[str], out=None, *, smoke: bool = False, from_base: bool = False
+) -> int:
+    """The plan, the command that would run, and the preflight report; nothing is started."""
+    out = out or sys.stdout
+    cfg = compose_recipe(name, overrides)
     rows: list[tuple[str, object]] = [
-        ("recipe", f"{name} ({RECIPES[name].config_name}.yaml, {status} against verl)"),
+        ("recipe", f"{name} ({RECIPES[name].config_name}.yaml)"),
         ("nodes x GPUs", f"{cfg.trainer.nnodes} x {cfg.trainer.n_gpus_per_node}"),
         ("model", _model_path(cfg)),
         *_key_settings(name, cfg),
+        ("checkpoints", cfg.trainer.default_local_dir),
     ]
-    for path in data_files(cfg):
-        ok = Path(path).expanduser().exists()
-        rows.append(("data", f"{path} [{'ok' if ok else 'MISSING'}]"))
-        if not ok:
-            problems.append(f"data file missing: {path}")
-    if RECIPES[name].kind == "grpo":
-        urls = judge_urls(cfg)
-        if not urls and not cfg.reward.reward_model.enable:
-            problems.append("no judge URL: set FINR1_JUDGE_URLS or judge=verl_hosted")
-        for url in urls:
-            ok, detail = probe_judge(url)
-            rows.append(("judge URL", f"{url} [{'answers: ' + detail if ok else 'NO ANSWER: ' + detail}]"))
-            if not ok:
-                problems.append(f"judge does not answer: {url} ({detail})")
-    rows.append(("checkpoints", cfg.trainer.default_local_dir))
     width = max(len(k) for k, _ in rows)
     print(f"{'setting':<{width}} | value", file=out)
     print(f"{'-' * width}-|-{'-' * 40}", file=out)
     for key, value in rows:
         print(f"{key:<{width}} | {value}", file=out)
-    print(f"\nwould run:\n  {launch_command(name, cfg, overrides)}", file=out)
-    for problem in problems:
-        print(f"PROBLEM: {problem}", file=out)
-    print(
-        "dry run: " + ("ready, nothing started" if not problems else f"{len(problems)} problem(s)"), file=out
-    )
-    return 1 if problems else 0
+    print(f"\nwould run:\n  {launch_command(name, cfg, overrides)}\n", file=out)
+    code = print_report(run_checks(name, cfg, smoke=smoke, from_base=from_base), out)
+    print("dry run: nothing started", file=out)
+    return code
 
 
-def gpu_count() -> int:
-    import torch
+def doctor_main(name: str, overrides: list[str], *, smoke: bool, from_base: bool) -> int:
+    """The launch gate: the report, and a refusal on any failure unless FINR1_SKIP_CHECKS=1."""
+    checks = run_checks(name, compose_recipe(name, overrides), smoke=smoke, from_base=from_base)
+    code = print_report(checks)
+    if code != exitcodes.DONE and os.environ.get(doctor.SKIP_ENV) == "1":
+        logger.warning(
+            "%s=1: launching %s despite %d failed check(s)",
+            doctor.SKIP_ENV,
+            name,
+            sum(c.kind is not None for c in checks),
+        )
+        return exitcodes.DONE
+    return code
 
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+FLAGS = ("--smoke", "--from-base")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m finr1_verl.recipes", description=__doc__.split("\n")[0])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    flags = {flag for flag in FLAGS if flag in argv}
+    argv = [a for a in argv if a not in FLAGS]
+    parser = argparse.ArgumentParser(prog="finr1-recipe", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("config-dir", help="print the config directory of the installed package")
-    dry = sub.add_parser("dry-run", help="compose + validate + check data and judge; start nothing")
-    dry.add_argument("recipe", choices=sorted(RECIPES))
-    dry.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides, as passed to the trainer")
-    gpu = sub.add_parser("check-gpu", help="exit 3 with a clear message when no CUDA GPU is visible")
-    gpu.add_argument("recipe", choices=sorted(RECIPES))
+    for command, text in (
+        ("doctor", "preflight checks (run before every launch); exit 0 when all pass"),
+        ("dry-run", "the plan, the command that would run and the preflight checks; start nothing"),
+    ):
+        cmd = sub.add_parser(command, help=text)
+        cmd.add_argument("recipe", choices=sorted(RECIPES))
+        cmd.add_argument(
+            "overrides", nargs=argparse.REMAINDER, help="Hydra overrides, as passed to the trainer"
+        )
+        cmd.epilog = f"flags anywhere on the line: {' '.join(FLAGS)}"
     args = parser.parse_args(argv)
     if args.command == "config-dir":
         print(CONFIG_DIR)
-        return 0
+        return exitcodes.DONE
+    logging.basicConfig(level=logging.INFO, format="[finr1-recipe] %(message)s")
+    options = {
+        "smoke": "--smoke" in flags,
+        "from_base": "--from-base" in flags or os.environ.get("FINR1_FROM_BASE") == "1",
+    }
     if args.command == "dry-run":
-        return dry_run(args.recipe, args.overrides)
-    found = gpu_count()
-    if found == 0:
-        print(
-            f"error: recipe {args.recipe!r} trains on NVIDIA GPUs and none is visible here "
-            "(torch.cuda.device_count() == 0). Install the GPU stack with `pip install -e .[gpu]` on a GPU "
-            "node, check the config with --dry-run, or run the CPU smoke chain: bash scripts/run_pipeline.sh",
-            file=sys.stderr,
-        )
-        return 3
-    print(f"{found} GPU(s) visible")
-    return 0
+        return dry_run(args.recipe, args.overrides, **options)
+    return doctor_main(args.recipe, args.overrides, **options)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ finr1_launch() {
     python -m finr1_verl.recipes dry-run "$recipe" "${overrides[@]+"${overrides[@]}"}"
     return
   fi
-  python -m finr1_verl.recipes check-gpu "$recipe"
+  python -m finr1_verl.recipes doctor "$recipe" "${overrides[@]+"${overrides[@]}"}"
 
   local config_dir config_name
   config_dir="$(finr1_config_dir)"

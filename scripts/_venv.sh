@@ -1,10 +1,25 @@
 # Sourced by the entry scripts: create or reuse the project venv and install the project into it.
 #   FINR1_VENV   venv folder (default .venv in the repository)
-#   FINR1_TORCH  torch requirement when the venv has no torch yet (default: torch==2.13.0, the CPU
-#                wheel; on a GPU node the `gpu` extra brings verl's CUDA torch instead)
+#   FINR1_TORCH  CPU route: torch requirement when the venv has no torch yet (default torch==2.13.0, the
+#                CPU wheel)
+#   FINR1_FLASH_ATTN_WHEEL  GPU route: a prebuilt flash-attn wheel (path or URL) matching verl's torch and
+#                CUDA; without it flash-attn is compiled from source (needs nvcc; MAX_JOBS, default 8)
 # ensure_venv EXTRAS   e.g. ensure_venv test,dev   or   ensure_venv gpu
+#
+# Routes (README, Install):
+#   CPU      torch (CPU wheel) first, then the project: nothing pulls a CUDA build.
+#   gpu      the project without extras (verl, no torch), then verl's own pins read from its metadata
+#            (python -m finr1_verl.doctor pins): torch/torchvision/torchaudio first, flash-attn without
+#            build isolation (its build imports torch), then .[gpu] on top.
+#   megatron PyPI cannot resolve verl[megatron] 0.9.1 (megatron-bridge==0.5.2 and apex have no
+#            installable release): inside the container of docker/Dockerfile, whose Python already has
+#            the Megatron stack, the project installs with that stack held fixed; elsewhere it stops.
 ensure_venv() {
   local extras="$1"
+  if [ "$extras" = megatron ]; then
+    _finr1_megatron_python
+    return
+  fi
   local venv="${FINR1_VENV:-$PWD/.venv}"
   if [ ! -x "$venv/bin/python" ]; then
     echo "[finr1] creating venv $venv"
@@ -15,12 +30,51 @@ ensure_venv() {
   source "$venv/bin/activate"
   local stamp="$venv/.finr1-installed-$extras"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    if [ "$extras" != "gpu" ] && [ "$extras" != "megatron" ] && ! python -c "import torch" 2>/dev/null; then
+    if [ "$extras" = gpu ]; then
+      _finr1_gpu_stack
+    elif ! python -c "import torch" 2>/dev/null; then
       echo "[finr1] installing ${FINR1_TORCH:-torch==2.13.0}"
       python -m pip install -q "${FINR1_TORCH:-torch==2.13.0}"
     fi
     echo "[finr1] installing finr1-verl[$extras]"
     python -m pip install -q -e ".[$extras]"
     touch "$stamp"
+  fi
+}
+
+# verl's CUDA stack in the order that builds: torch first, then flash-attn against it.
+_finr1_gpu_stack() {
+  echo "[finr1] installing finr1-verl (verl, no torch) to read verl's pins"
+  python -m pip install -q -e .
+  local torch_pins flash_pin
+  torch_pins="$(python -m finr1_verl.doctor pins vllm,fsdp torch torchvision torchaudio)"
+  flash_pin="$(python -m finr1_verl.doctor pins vllm,fsdp flash-attn)"
+  echo "[finr1] installing $torch_pins"
+  # shellcheck disable=SC2086
+  python -m pip install -q $torch_pins
+  if [ -n "${FINR1_FLASH_ATTN_WHEEL:-}" ]; then
+    echo "[finr1] installing flash-attn from $FINR1_FLASH_ATTN_WHEEL"
+    python -m pip install -q "$FINR1_FLASH_ATTN_WHEEL"
+  else
+    echo "[finr1] building $flash_pin against the installed torch (no build isolation; takes a while)"
+    python -m pip install -q ninja packaging psutil
+    MAX_JOBS="${MAX_JOBS:-8}" python -m pip install --no-build-isolation "$flash_pin"
+  fi
+}
+
+# The container's Python (docker/Dockerfile): the Megatron stack is there; add the project without
+# letting pip replace torch, vLLM, flash-attn, megatron-core or transformer-engine.
+_finr1_megatron_python() {
+  if ! python -c "import megatron.core, transformer_engine" 2>/dev/null; then
+    echo "error: the Megatron stack is not installed here and PyPI cannot resolve verl[megatron]==0.9.1" \
+      "(megatron-bridge==0.5.2 and apex have no installable release): build and run docker/Dockerfile" \
+      "(README, Install)" >&2
+    return 1
+  fi
+  if ! python -c "import finr1_verl.recipes" 2>/dev/null; then
+    local held=/tmp/finr1-held-stack.txt
+    python -m pip freeze | grep -iE '^(torch|torchvision|torchaudio|vllm|flash[-_]attn|transformer[-_]engine|megatron[-_]core|nvidia-[a-z0-9-]+)==' >"$held" || true
+    echo "[finr1] installing finr1-verl with the container's stack held ($(wc -l <"$held") pins)"
+    python -m pip install -q -c "$held" -e .
   fi
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serve the Qwen answer judge with vLLM's OpenAI-compatible server: one or several replicas on
 # consecutive ports, each on its own GPUs with tensor parallelism, then wait until every replica is
-# healthy and print the FINR1_JUDGE_URLS to give recipes/run_fin_r1_grpo.sh.
+# healthy and print the FINR1_JUDGE_URLS / FINR1_JUDGE_MODEL that the GRPO recipe, `finr1-data filter`
+# and `finr1-eval` read.
 #
 #   bash scripts/serve_judge.sh                    # Qwen2.5-72B-Instruct (Fin-R1's judge) on all visible GPUs
 #   bash scripts/serve_judge.sh --small            # Qwen2.5-7B-Instruct, one GPU per replica
@@ -20,6 +21,7 @@
 #   JUDGE_MAX_NUM_SEQS requests batched per replica (default 256 = the GRPO recipe's 8 reward workers x 32)
 #   JUDGE_LOG_DIR      server logs and pid files (default runs/judge)
 #   JUDGE_WAIT_S       seconds to wait for health (default 1800: a 72B load from disk takes minutes)
+# Exit codes: 0 ready, 1 a replica failed or vllm is missing, 2 bad settings, 4 no GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,7 +63,7 @@ if [ -z "$gpus" ]; then
     gpus="0,1,2,3,4,5,6,7"
   else
     echo "error: no NVIDIA GPU visible (nvidia-smi found none) and JUDGE_GPUS is unset: vLLM needs GPUs to serve the judge." >&2
-    exit 3
+    exit 4  # NO_GPU (finr1_verl/exitcodes.py)
   fi
 fi
 IFS=, read -r -a gpu_list <<<"$gpus"
@@ -99,7 +101,7 @@ fi
 
 if ! command -v vllm >/dev/null 2>&1; then
   echo "error: the vllm command is not installed here; pip install -e .[gpu] installs verl's pinned vLLM" >&2
-  exit 3
+  exit 1
 fi
 mkdir -p "$log_dir"
 for ((i = 0; i < replicas; i++)); do

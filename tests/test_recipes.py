@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from finr1_verl import exitcodes
 from finr1_verl.config import CONFIG_DIR
 from finr1_verl.recipes import (
     RECIPES,
@@ -243,25 +244,40 @@ def run_script(script: str, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
+# Failures every dry run reports on this CPU-only machine (no GPU, CPU torch, no vLLM / flash-attn).
+MACHINE_CHECKS = ("GPUs", "torch", "vllm", "flash-attn", "CUDA", "megatron-core", "transformer-engine")
+
+
+def failed_checks(stdout: str) -> set[str]:
+    return {
+        line.split(":")[0].removeprefix("FAIL  ") for line in stdout.splitlines() if line.startswith("FAIL  ")
+    }
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_script_dry_run_composes_validates_and_checks_data_and_judge(name, data_dir, fake_openai):
+def test_script_dry_run_composes_validates_and_checks_data_and_judge(
+    name, data_dir, fake_openai, tiny_model_dir
+):
     """One run per script; the Megatron GRPO twin runs with the judge hosted by verl (both placements)."""
     hosted = name == "grpo_megatron"
-    env = {"DATA_DIR": str(data_dir), "MODEL_PATH": "Qwen/Qwen2.5-7B-Instruct"}
-    env.update({"JUDGE": "verl_hosted", "JUDGE_MODEL_PATH": "Qwen/Qwen2.5-7B-Instruct"} if hosted else {})
+    env = {"DATA_DIR": str(data_dir), "MODEL_PATH": str(tiny_model_dir), "FINR1_JUDGE_MODEL": "fake-model"}
+    env.update({"JUDGE": "verl_hosted", "JUDGE_MODEL_PATH": str(tiny_model_dir)} if hosted else {})
+    env.update(CUDA_DEVICE_MAX_CONNECTIONS="1", SAVE_DIR=str(data_dir / "checkpoints"))
     proc = run_script(
-        SCRIPTS[name], "--dry-run", "trainer.total_epochs=2", FINR1_JUDGE_URLS=fake_openai.base_url, **env
+        SCRIPTS[name], "--dry-run", "trainer.total_epochs=2", FINR1_JUDGE_URLS=fake_openai.address, **env
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "valid against verl" in proc.stdout and "ready, nothing started" in proc.stdout
-    assert f"{data_dir}/{'sft' if 'sft' in name else 'rl'}/train.parquet [ok]" in proc.stdout
+    assert proc.returncode == exitcodes.NO_GPU, proc.stdout + proc.stderr  # this machine has no GPU
+    assert failed_checks(proc.stdout) <= set(MACHINE_CHECKS), proc.stdout
+    assert "valid against verl" in proc.stdout and "dry run: nothing started" in proc.stdout
+    assert f"ok    data: {data_dir}/{'sft' if 'sft' in name else 'rl'}/train.parquet [ok]" in proc.stdout
+    assert f"ok    model: {tiny_model_dir} [ok]" in proc.stdout
     assert "trainer.total_epochs=2" in proc.stdout
-    if name == "grpo":
-        assert f"{fake_openai.base_url} [answers: fake-model]" in proc.stdout
+    if name == "grpo":  # host:port as verl and serve_judge users write it: probed at /v1/models
+        assert f"ok    judge: {fake_openai.base_url} serves fake-model" in proc.stdout
     if hosted:
-        assert "verl-hosted Qwen/Qwen2.5-7B-Instruct" in proc.stdout and "judge URL" not in proc.stdout
+        assert "verl-hosted" in proc.stdout and "judge: http" not in proc.stdout
     assert fake_openai.requests == []  # GET /v1/models only: no completion was requested
 
 
@@ -271,13 +287,14 @@ def test_dry_run_names_missing_data_and_a_silent_judge(tmp_path, fake_openai):
     overrides = [
         f"data.train_files={tmp_path}/none.parquet",
         f"{KW}.judge_urls='{fake_openai.base_url},{dead}'",
+        f"{KW}.judge_model=fake-model",
     ]
-    assert dry_run("grpo", overrides, out=out) == 1
+    assert dry_run("grpo", overrides, out=out) == exitcodes.NO_GPU
     text = out.getvalue()
-    assert f"PROBLEM: data file missing: {tmp_path}/none.parquet" in text
-    assert f"PROBLEM: judge does not answer: {dead}" in text
-    assert f"{fake_openai.base_url} [answers: fake-model]" in text
-    assert "2 problem(s)" in text or "3 problem(s)" in text
+    assert f"FAIL  data: {tmp_path}/none.parquet is missing" in text
+    assert f"FAIL  judge: {dead} does not answer GET /models" in text
+    assert f"ok    judge: {fake_openai.base_url} serves fake-model" in text
+    assert "FAIL  model: Qwen/Qwen2.5-7B-Instruct is the base model" in text
 
 
 @pytest.mark.integration
@@ -287,8 +304,8 @@ def test_dry_run_names_missing_data_and_a_silent_judge(tmp_path, fake_openai):
 )
 def test_scripts_refuse_to_train_without_a_gpu():
     proc = run_script(SCRIPTS["sft"])
-    assert proc.returncode == 3
-    assert "trains on NVIDIA GPUs and none is visible" in proc.stderr and "--dry-run" in proc.stderr
+    assert proc.returncode == exitcodes.NO_GPU, proc.stdout + proc.stderr
+    assert "FAIL  GPUs: none visible" in proc.stdout and "CPU smoke chain" in proc.stdout
 
 
 def test_serve_judge_dry_run_plans_replicas_on_consecutive_ports():

@@ -7,13 +7,14 @@ Writes ``OUT/traces.jsonl`` (one Fin-R1-Data record per question and sample, or 
 its reason), ``OUT/rejects.jsonl`` (records the parsers could not use) and ``OUT/report.json``.
 Safe to kill at any moment and to rerun with the same command: finished samples are skipped,
 errored ones are asked again, a torn last line is cut off.  Exit code 3 (incomplete) when samples
-failed for good in this run (rerun to retry them), 2 on bad input.  The API key comes from
-$FINR1_TEACHER_API_KEY or $OPENAI_API_KEY (vLLM accepts any).
+failed for good in this run (rerun to retry them), 2 on bad input.  Defaults: $FINR1_TEACHER_URLS,
+$FINR1_TEACHER_MODEL; the API key comes from $FINR1_TEACHER_API_KEY or $OPENAI_API_KEY (vLLM accepts any).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from finr1_verl.data.cli_options import (
 from finr1_verl.data.distill import FORCE_THINKING, DistillConfig, TeacherSettings, distill, summary_table
 from finr1_verl.data.records import RecordError
 from finr1_verl.exitcodes import BAD_INPUT
+from finr1_verl.llm.endpoints import role_env
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         retries_help="client retries after transport faults",
     )
     teacher.add_argument(
-        "--teacher-model", default=defaults.model, help=f"served model name (default {defaults.model})"
+        "--teacher-model",
+        default=os.environ.get(role_env("teacher").model) or defaults.model,
+        help=f"served model name (default $FINR1_TEACHER_MODEL, else {defaults.model})",
     )
     parser.add_argument(
         "--samples", type=int, default=defaults.samples, help="traces per question, k (default 1)"
@@ -110,7 +114,6 @@ def run(args: argparse.Namespace) -> int:
         args,
         "teacher",
         args.teacher_model,
-        api_key_env=("FINR1_TEACHER_API_KEY", "OPENAI_API_KEY"),
         cache_size=0,
         max_tokens=args.max_tokens,
         temperature=args.temperature,

@@ -7,13 +7,15 @@ of stage B, or an error with its stage and reason), ``OUT/sft/{train,val}.parque
 passed both stages, verl's SFT layout), ``OUT/rl/{train,val}.parquet`` (objective questions whose
 traces all failed, verl's RL layout) and ``OUT/report.json``.  Safe to kill and to rerun: samples
 with a verdict are skipped, errored ones are judged again.  Exit code 3 (incomplete) while samples
-lack a verdict after judge faults (rerun to retry them), 2 on bad input.  API key:
-$FINR1_JUDGE_API_KEY or $OPENAI_API_KEY.
+lack a verdict after judge faults (rerun to retry them), 2 on bad input.  Defaults: $FINR1_JUDGE_URLS
+and $FINR1_JUDGE_MODEL (what scripts/serve_judge.sh prints); API key: $FINR1_JUDGE_API_KEY or
+$OPENAI_API_KEY.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -22,9 +24,11 @@ from finr1_verl.data.filter import FilterConfig, filter_traces, summary_table
 from finr1_verl.data.quality import QualityJudge
 from finr1_verl.data.records import RecordError
 from finr1_verl.exitcodes import BAD_INPUT
+from finr1_verl.llm.endpoints import role_env
 from finr1_verl.reward.judge import AnswerJudge
 
-DEFAULT_JUDGE = "Qwen2.5-72B-Instruct"
+# The name scripts/serve_judge.sh serves by default (and the GRPO recipe's judge_model).
+DEFAULT_JUDGE = "Qwen/Qwen2.5-72B-Instruct"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         retries_help="retries after faults or unparseable verdicts",
     )
     judge.add_argument(
-        "--judge-model", default=DEFAULT_JUDGE, help=f"served model name (default {DEFAULT_JUDGE})"
+        "--judge-model",
+        default=os.environ.get(role_env("judge").model) or DEFAULT_JUDGE,
+        help=f"served model name (default $FINR1_JUDGE_MODEL, else {DEFAULT_JUDGE})",
     )
     parser.add_argument(
         "--structured-output",

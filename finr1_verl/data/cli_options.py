@@ -5,7 +5,9 @@ Not a subcommand itself: ``prepare`` and ``distill`` read sources the same way (
 (``--<role>-urls``, ``--<role>-concurrency``, ``--<role>-timeout``, ``--<role>-retries``; roles:
 ``teacher`` in ``finr1-data distill``, ``judge`` in ``finr1-data filter`` and ``finr1-eval run``,
 ``model`` for the model under test in ``finr1-eval run``), so a flag means the same in every command.
-A bad value stops the command with :data:`~finr1_verl.exitcodes.BAD_INPUT`, like argparse does.
+The defaults and API keys come from the role's environment variables (``FINR1_<ROLE>_URLS``,
+``FINR1_<ROLE>_MODEL``, ``FINR1_<ROLE>_API_KEY``: :func:`finr1_verl.llm.endpoints.role_env`).  A bad
+value stops the command with :data:`~finr1_verl.exitcodes.BAD_INPUT`, like argparse does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from finr1_verl.data.sources import SOURCES
 from finr1_verl.data.sources.generic import MAPPING_KEYS
 from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
 from finr1_verl.llm import LLMClient
+from finr1_verl.llm.endpoints import role_env
 
 
 def bad_input(message: str) -> NoReturn:
@@ -90,7 +93,7 @@ def add_endpoint_arguments(
     """The ``role`` model's endpoint group: ``--<role>-urls`` (comma-separated; default
     ``$FINR1_<ROLE>_URLS`` unless ``env`` is False), ``--<role>-concurrency``, ``--<role>-timeout``,
     ``--<role>-retries``.  Returns the group, where the command declares the role's model name."""
-    variable = f"FINR1_{role.upper()}_URLS"
+    variable = role_env(role).urls if env else ""
     group = parser.add_argument_group(f"{role} endpoint", description)
     group.add_argument(
         f"--{role}-urls",
@@ -117,11 +120,13 @@ def endpoint_client(args: argparse.Namespace, role: str, model: str, **options: 
     """The client for the endpoint :func:`add_endpoint_arguments` declared, serving ``model``;
     ``options`` go to :class:`~finr1_verl.llm.LLMClient` as they are."""
     urls = getattr(args, f"{role}_urls")
+    env = role_env(role)
     if not urls:
-        bad_input(f"--{role}-urls (or $FINR1_{role.upper()}_URLS) is required")
+        bad_input(f"--{role}-urls (or ${env.urls}) is required")
     return LLMClient(
         urls,
         model,
+        api_key_env=env.api_key,
         max_concurrency=getattr(args, f"{role}_concurrency"),
         timeout_s=getattr(args, f"{role}_timeout"),
         max_retries=getattr(args, f"{role}_retries"),

@@ -9,7 +9,7 @@ Construction::
 
     client = LLMClient(
         ["http://10.0.0.1:8000/v1", "10.0.0.2:8000"],  # one or several endpoints, or "a,b" string;
-        "Qwen2.5-72B-Instruct",                         # "ip:port" becomes http://ip:port/v1
+        "Qwen/Qwen2.5-72B-Instruct",                    # "ip:port" becomes http://ip:port/v1 (endpoints.py)
         api_key=None,           # else $FINR1_JUDGE_API_KEY, $OPENAI_API_KEY (api_key_env=...), else "EMPTY"
         max_concurrency=64,     # requests in flight per endpoint (per event loop)
         timeout_s=60.0,         # whole-request deadline per attempt (a trickling body counts too)
@@ -53,7 +53,15 @@ whole batch gathered at once never stalls the loop.
 """
 
 from finr1_verl.llm.client import LLMClient
-from finr1_verl.llm.endpoints import normalize_base_url, parse_endpoints, resolve_api_key
+from finr1_verl.llm.endpoints import (
+    ROLES,
+    endpoints_from_env,
+    models_url,
+    normalize_base_url,
+    parse_endpoints,
+    resolve_api_key,
+    role_env,
+)
 from finr1_verl.llm.sync import run_sync
 from finr1_verl.llm.types import (
     ERROR_KINDS,
@@ -69,9 +77,13 @@ __all__ = [
     "ChatResult",
     "LLMClient",
     "LLMError",
+    "ROLES",
     "Usage",
+    "endpoints_from_env",
+    "models_url",
     "normalize_base_url",
     "parse_endpoints",
     "resolve_api_key",
+    "role_env",
     "run_sync",
 ]

@@ -69,6 +69,7 @@ class ScoreSettings:
     include_question: bool = False  # Fin-R1 measured the question to hurt the judge
     structured_output: bool = False  # vLLM judges: restrict the reply to the two verdicts
     judge_max_tokens: int = 16
+    judge_error_alarm: int = 64  # consecutive judge failures in one worker before an error-level log line
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> ScoreSettings:
@@ -260,7 +261,9 @@ async def _judge(assessment: Assessment, sample: Sample, settings: ScoreSettings
         result.judge_error = 1.0
         assessment.judge_error = err.kind
         _warn_judge_failure(err)
+        _JUDGE_FAILURE_STREAK.failed(settings.judge_error_alarm)
         return
+    _JUDGE_FAILURE_STREAK.succeeded()
     rule_decided = result.rule_verdict != RULE_CODES[Verdict.UNDECIDED]
     assessment.judge_reply = judged.raw
     result.judged = 1.0
@@ -390,6 +393,33 @@ def _warn_judge_failure(err: JudgeError) -> None:
         suppressed,
         WARN_INTERVAL_S,
     )
+
+
+class _FailureStreak:
+    """Consecutive judge failures in this process (one verl reward worker): at ``alarm`` in a row, one
+    error-level line, so a dead judge is seen even when ``strict=false`` keeps training on rules."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def failed(self, alarm: int) -> None:
+        with self._lock:
+            self.count += 1
+            count = self.count
+        if alarm > 0 and count == alarm:
+            logger.error(
+                "judge failed %d times in a row in this reward worker: accuracy is rules-only until it "
+                "answers again (check the judge URLs, judge_model and the server's log)",
+                count,
+            )
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.count = 0
+
+
+_JUDGE_FAILURE_STREAK = _FailureStreak()
 
 
 def _warn_unknown(keys: set[str]) -> None:
