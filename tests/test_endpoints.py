@@ -68,12 +68,14 @@ def test_data_commands_take_every_form_from_flag_and_environment(role, module, f
 
     for name, form in forms(fake_openai).items():
         text = form if isinstance(form, str) else ",".join(form)
-        client = endpoint_client(parse([f"--{role}-url", text]), role)
+        args = parse([f"--{role}-urls", text])
+        client = endpoint_client(args, role, getattr(args, f"{role}_model"))
         assert client.endpoints == [fake_openai.base_url], name
         assert run_sync(_ask(client)) == "ok"
         monkeypatch.setenv(role_env(role).urls, text)
         monkeypatch.setenv(role_env(role).model, "served-name")
-        client = endpoint_client(parse([]), role)
+        args = parse([])
+        client = endpoint_client(args, role, getattr(args, f"{role}_model"))
         assert (client.endpoints, client.model) == ([fake_openai.base_url], "served-name"), name
 
 

@@ -25,7 +25,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("data", ("finr1_verl.data",)),
     # What runs the pipeline: evaluation, the recipes with their Hydra configs, the CPU smoke chain,
     # and the benchmarks outside the package.
-    ("top", ("finr1_verl.eval", "finr1_verl.recipes", "finr1_verl.config", "finr1_verl.smoke", "bench")),
+    (
+        "top",
+        (
+            "finr1_verl.eval",
+            "finr1_verl.recipes",
+            "finr1_verl.doctor",
+            "finr1_verl.config",
+            "finr1_verl.smoke",
+            "bench",
+        ),
+    ),
 )
 
 # Imports that point up today, each with why it is still there: (importer, imported module).
