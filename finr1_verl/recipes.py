@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"error: recipe {args.recipe!r} trains on NVIDIA GPUs and none is visible here "
             "(torch.cuda.device_count() == 0). Install the GPU stack with `pip install -e .[gpu]` on a GPU "
-            "node, check the config with --dry-run, or run the CPU smoke chain: bash scripts/run_pipeline.sh",
+            "node, check the config with --dry-run, or train at tiny sizes on this CPU with --smoke "
+            f"(bash recipes/run_fin_r1_{args.recipe.split('_')[0]}.sh --smoke)",
             file=sys.stderr,
         )
         return 3

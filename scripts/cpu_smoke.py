@@ -1,9 +1,9 @@
 """The CPU smoke chain of ``scripts/run_pipeline.sh``: the whole Fin-R1 path at toy scale, no GPU.
 
 1. data     ``finr1-data prepare`` on the sample of every source shipped in finr1_verl/data/samples
-2. model    a tiny random Qwen2 with a locally trained tokenizer (tests/support/tiny_model.py)
+2. model    a tiny random Qwen2 with a locally trained tokenizer (finr1_verl/smoke/tiny_model.py)
 3. SFT      verl's real SFT trainer, a few steps with the Fin-R1 SFT recipe, on CPU through the
-            test platform shim (tests/support/cpu_platform.py)
+            test platform shim (finr1_verl/smoke/platform.py)
 4. rollouts the SFT'd tiny model answers RL prompts (transformers greedy decoding), next to a
             reference-shaped answer for each prompt, so both ends of the reward show
 5. reward   verl's reward manager, built from the composed GRPO recipe, scores every rollout:
@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from finr1_verl.data.samples import SPEC  # noqa: E402
 from finr1_verl.recipes import compose_recipe  # noqa: E402
-from tests.support.cpu_sft import cpu_sft_command, parse_losses  # noqa: E402
-from tests.support.tiny_model import build_tiny_qwen2  # noqa: E402
+from finr1_verl.smoke.launch import cpu_sft_command, parse_losses  # noqa: E402
+from finr1_verl.smoke.tiny_model import build_tiny_qwen2  # noqa: E402
 
 SFT_STEPS = 4
 ROLLOUT_PROMPTS = 8

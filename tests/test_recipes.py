@@ -25,7 +25,7 @@ from finr1_verl.recipes import (
     legacy_reward_keys,
     validate_recipe,
 )
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 from tests.support.shared_data import shared_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -285,9 +285,11 @@ def test_dry_run_names_missing_data_and_a_silent_judge(tmp_path, fake_openai):
     reason="a GPU is present",
 )
 def test_scripts_refuse_to_train_without_a_gpu():
-    proc = run_script(SCRIPTS["sft"])
-    assert proc.returncode == 3
-    assert "trains on NVIDIA GPUs and none is visible" in proc.stderr and "--dry-run" in proc.stderr
+    for kind in ("sft", "grpo"):
+        proc = run_script(SCRIPTS[kind])
+        assert proc.returncode == 3
+        assert "trains on NVIDIA GPUs and none is visible" in proc.stderr and "--dry-run" in proc.stderr
+        assert f"run_fin_r1_{kind}.sh --smoke" in proc.stderr
 
 
 def test_serve_judge_dry_run_plans_replicas_on_consecutive_ports():
