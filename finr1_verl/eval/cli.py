@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
+from finr1_verl.eval.checkpoint import resolve_model
 from finr1_verl.eval.generate import EndpointBackend, HFBackend, Sampling, VLLMBackend
 from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
@@ -81,7 +82,9 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=Path("eval_out"), help="output folder (resumable)")
     model = parser.add_argument_group("model under test")
     model.add_argument(
-        "--model", required=True, help="local HF checkpoint (vLLM or transformers) or the served model name"
+        "--model",
+        required=True,
+        help="served model name, local HF folder, or verl FSDP checkpoint folder (exported once with verl's model merger)",
     )
     model.add_argument(
         "--endpoint", help="OpenAI-compatible base URL(s), comma-separated; omit for a local checkpoint"
@@ -169,10 +172,10 @@ def run(args: argparse.Namespace) -> int:
                 max_retries=args.max_retries,
             )
         elif args.backend == "hf":
-            backend = HFBackend(args.model, sampling, batch_size=args.batch_size)
+            backend = HFBackend(resolve_model(args.model), sampling, batch_size=args.batch_size)
         else:
             backend = VLLMBackend(
-                args.model,
+                resolve_model(args.model),
                 sampling,
                 tensor_parallel_size=args.tensor_parallel_size,
                 max_model_len=args.max_model_len,
