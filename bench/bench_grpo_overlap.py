@@ -10,7 +10,9 @@ all in the same run, and reports per step from the rollout server's and the rewa
 - gen_s      first rollout start -> last rollout end (the rollout server's log)
 - reward_s   summed scoring time of the step's trajectories (finr1_verl/smoke/timed_reward.py)
 - after_s    last reward end - last rollout end: reward time not hidden behind generation
-- verl_gen_s verl's own ``timing_s/gen`` (generation + scoring of the step, as the trainer saw it)
+- verl_gen_s verl's own ``timing_s/gen`` (generation + scoring of the step, as the trainer saw it);
+             it moves in 2 s ticks: the V1 trainer polls its replay buffer every 2 s
+             (``verl/trainer/ppo/v1/replay_buffer.py:144,409``)
 
 Target: median after_s <= 0.22 s in rule_first and always at 0.2 s judge latency.
 
