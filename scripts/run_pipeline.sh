@@ -3,8 +3,11 @@
 #
 #   GPU node: data -> SFT -> GRPO at demo scale with MODEL_PATH (default Qwen/Qwen2.5-0.5B-Instruct),
 #             on the shipped data sample (or DATA_SPEC), with verl's trainers and the project's recipes.
-#   CPU only: the smoke chain (scripts/cpu_smoke.py): sample data -> tiny local model -> verl's real
-#             SFT trainer for a few steps -> rollouts scored by verl's reward manager with the reward.
+#   CPU only: the smoke chain, every stage the real one at tiny sizes (recipes' --smoke mode):
+#             sample data -> tiny local model (briefly trained on the answer format) -> verl SFT
+#             (recipes/run_fin_r1_sft.sh --smoke) -> verl GRPO from the SFT model
+#             (recipes/run_fin_r1_grpo.sh --smoke) -> Hugging Face export of the GRPO actor (verl's
+#             model merger) -> finr1-eval --backend hf on a few items of every shipped benchmark sample.
 #   Both print where every artifact went.  The judge is used when FINR1_JUDGE_URLS (+ FINR1_JUDGE_MODEL)
 #   is set; otherwise the reward runs on rules only.
 #
@@ -40,7 +43,7 @@ if [ "$n_gpus" -gt 0 ]; then
   plan="GPU chain on $n_gpus GPU(s): data ($DATA_SPEC) -> SFT -> GRPO with $MODEL_PATH at demo scale"
 else
   extras=test
-  plan="CPU smoke chain: sample data -> tiny model -> verl SFT trainer (4 steps) -> scored rollouts"
+  plan="CPU smoke chain: sample data -> tiny model -> verl SFT (2 steps) -> verl GRPO (2 steps) -> HF export -> finr1-eval"
 fi
 echo "[finr1] hardware : $n_gpus GPU(s)"
 echo "[finr1] venv     : ${FINR1_VENV:-$PWD/.venv} with finr1-verl[$extras]"
@@ -55,8 +58,46 @@ fi
 source scripts/_venv.sh
 ensure_venv "$extras"
 
+# --- CPU smoke chain -----------------------------------------------------------------------------
+# Items per shipped benchmark sample (finr1_verl/data/samples) evaluated at the end.
+EVAL_ITEMS="${EVAL_ITEMS:-3}"
+cpu_chain() {
+  local out data model sft_model grpo_hf samples benches=() name
+  mkdir -p "$OUT_DIR"
+  out="$(cd "$OUT_DIR" && pwd)"
+  data="$out/data" model="$out/tiny-model" grpo_hf="$out/grpo-hf"
+  echo "[finr1] 1/6 data: the shipped sample of every source (finr1-data prepare)"
+  python -m finr1_verl.smoke data "$data"
+  echo "[finr1] 2/6 model: tiny Qwen2 + local tokenizer, trained briefly on the answer format"
+  python -m finr1_verl.smoke model "$model" --rl "$data/rl/train.parquet"
+  echo "[finr1] 3/6 SFT: recipes/run_fin_r1_sft.sh --smoke (verl's SFT trainer, 2 steps on CPU)"
+  MODEL_PATH="$model" DATA_DIR="$data" SAVE_DIR="$out/sft" bash recipes/run_fin_r1_sft.sh --smoke \
+    >"$out/sft.log" 2>&1 || { tail -n 40 "$out/sft.log" >&2; exit 1; }
+  sft_model="$out/sft/global_step_2/huggingface"
+  echo "[finr1] 4/6 GRPO: recipes/run_fin_r1_grpo.sh --smoke from $sft_model (verl's PPO trainer, 2 steps)"
+  MODEL_PATH="$sft_model" DATA_DIR="$data" SAVE_DIR="$out/grpo" bash recipes/run_fin_r1_grpo.sh --smoke \
+    >"$out/grpo.log" 2>&1 || { tail -n 40 "$out/grpo.log" >&2; exit 1; }
+  grep -o "step:[0-9] .*" "$out/grpo.log" | grep -o "^step:[0-9]\|critic/score/mean:[0-9.]*\|actor/grad_norm:[0-9.e-]*" | paste -sd' ' -
+  echo "[finr1] 5/6 export: verl's model merger, GRPO actor -> Hugging Face"
+  python -m verl.model_merger merge --backend fsdp --local_dir "$out/grpo/global_step_2/actor" \
+    --target_dir "$grpo_hf" >"$out/export.log" 2>&1 || { tail -n 40 "$out/export.log" >&2; exit 1; }
+  echo "[finr1] 6/6 eval: finr1-eval --backend hf, $EVAL_ITEMS items of every shipped benchmark sample"
+  samples="$(python -c "from finr1_verl.data.samples import SPEC; print(SPEC.parent)")"
+  for name in finqa convfinqa tfns financeiq fincuge finance_instruct; do benches+=(--bench "$name=$samples/$name"); done
+  benches+=(--bench "ant_finance=$samples/ant_fineva")
+  finr1-eval run "${benches[@]}" --model "$grpo_hf" --backend hf --label "GRPO tiny (CPU smoke)" \
+    --limit "$EVAL_ITEMS" --max-tokens 64 --out "$out/eval" --no-progress
+  echo "[finr1] done. Where everything went:"
+  printf '  %-26s %s\n' "data (parquet, report)" "$data" "tiny base model" "$model" \
+    "SFT checkpoints, log" "$out/sft, $out/sft.log" "SFT model (HF)" "$sft_model" \
+    "GRPO checkpoints, log" "$out/grpo, $out/grpo.log" "GRPO metrics (per step)" "$out/grpo/metrics.jsonl" \
+    "GRPO actor (HF export)" "$grpo_hf" "evaluation" "$out/eval" \
+    "report" "$out/eval/report.md, $out/eval/report.png"
+}
+
 if [ "$n_gpus" -eq 0 ]; then
-  exec python scripts/cpu_smoke.py --out "$OUT_DIR"
+  cpu_chain
+  exit 0
 fi
 
 # --- GPU chain, demo scale ----------------------------------------------------------------------

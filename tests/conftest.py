@@ -9,8 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
-from tests.support.tiny_model import build_tiny_qwen2  # noqa: E402
+from finr1_verl.smoke.fake_openai import FakeOpenAIServer  # noqa: E402
+from finr1_verl.smoke.tiny_model import build_tiny_qwen2  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from finr1_verl.data.distill import (
 from finr1_verl.data.jsonl_store import JsonlStore, read_latest
 from finr1_verl.data.sources import parser_for
 from finr1_verl.llm import ChatResult, LLMClient, Usage
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 from tests.support.teacher import COLUMNS, kill_when, question_of, run_cli, trace, write_questions
 
 QUESTIONS = [

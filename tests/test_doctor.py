@@ -125,7 +125,8 @@ def test_no_gpu_is_its_own_exit_code(gpu_node, data_dir, tiny_model_dir):
     lines = failures("sft", good_sft(data_dir, tiny_model_dir))
     assert lines == [
         "FAIL  GPUs: none visible (torch.cuda.device_count() == 0); the config needs 8 (trainer 1x8) -> run on "
-        "a GPU node with the GPU install (README, Install), or the CPU smoke chain: bash scripts/run_pipeline.sh"
+        "a GPU node with the GPU install (README, Install), or train at tiny sizes on this CPU with --smoke "
+        "(bash recipes/run_fin_r1_sft.sh --smoke)"
     ]
     assert code("sft", good_sft(data_dir, tiny_model_dir)) == exitcodes.NO_GPU
 

@@ -19,7 +19,7 @@ from finr1_verl.eval.cli import main
 from finr1_verl.eval.generate import EndpointBackend, Sampling, VLLMBackend, with_reasoning
 from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.reward.format import check_format
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 from tests.support.shared_data import shared_path
 
 

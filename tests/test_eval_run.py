@@ -30,7 +30,7 @@ from finr1_verl.eval.report import paper_average
 from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.eval.score import ScoringSettings, summarize
 from finr1_verl.reward.score import ScoreSettings, close_judges, judge_for
-from tests.support.fake_openai import FakeOpenAIServer, Reply
+from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 from tests.support.shared_data import REPO_ROOT, shared_path
 from tests.test_eval_items import write_instruct
 

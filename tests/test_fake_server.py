@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.fake_openai import FakeOpenAIServer, Reply
+from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 
 BODY = {
     "model": "judge",

@@ -17,7 +17,7 @@ from finr1_verl.data.quality import QualityJudge, as_block, parse_scores
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA
 from finr1_verl.llm import LLMClient
 from finr1_verl.reward.judge import AnswerJudge
-from tests.support.fake_openai import FakeOpenAIServer, Reply
+from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 from tests.support.shared_data import shared_path
 from tests.support.teacher import COLUMNS, kill_when, question_of, run_cli, trace, write_questions
 

@@ -9,7 +9,7 @@ import pytest
 from finr1_verl import prompts
 from finr1_verl.llm import LLMClient
 from finr1_verl.reward.judge import AnswerJudge, JudgeError, parse_verdict
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 
 
 def make_judge(url: str, **kw) -> AnswerJudge:

@@ -11,7 +11,7 @@ import pytest
 
 from finr1_verl.llm import LLMClient, LLMError, normalize_base_url, parse_endpoints, run_sync
 from finr1_verl.llm.http import to_result
-from tests.support.fake_openai import FakeOpenAIServer, Reply
+from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 
 MSGS = [{"role": "user", "content": "Is 0.2 equal to 20%?"}]
 

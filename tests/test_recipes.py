@@ -26,7 +26,7 @@ from finr1_verl.recipes import (
     legacy_reward_keys,
     validate_recipe,
 )
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 from tests.support.shared_data import shared_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -303,9 +303,11 @@ def test_dry_run_names_missing_data_and_a_silent_judge(tmp_path, fake_openai):
     reason="a GPU is present",
 )
 def test_scripts_refuse_to_train_without_a_gpu():
-    proc = run_script(SCRIPTS["sft"])
-    assert proc.returncode == exitcodes.NO_GPU, proc.stdout + proc.stderr
-    assert "FAIL  GPUs: none visible" in proc.stdout and "CPU smoke chain" in proc.stdout
+    for kind in ("sft", "grpo"):
+        proc = run_script(SCRIPTS[kind])
+        assert proc.returncode == exitcodes.NO_GPU, proc.stdout + proc.stderr
+        assert "FAIL  GPUs: none visible" in proc.stdout
+        assert f"run_fin_r1_{kind}.sh --smoke" in proc.stdout
 
 
 def test_serve_judge_dry_run_plans_replicas_on_consecutive_ports():

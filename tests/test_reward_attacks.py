@@ -15,7 +15,7 @@ import pytest
 
 from finr1_verl.reward import GUARD_COUNTS, close_judges, compute_score, hack_reason, infer_answer_type
 from finr1_verl.reward.answer import answer_span, extract_answer
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 from tests.support.shared_data import shared_path
 
 NUMERIC = {"id": "finqa-2", "answer_type": "numeric", "choices": "{}"}

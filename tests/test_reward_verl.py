@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from finr1_verl.reward import SCORE_KEYS, close_judges
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from finr1_verl.reward import (
     judge_stats,
 )
 from finr1_verl.reward.score import judge_for
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 
 FINQA_INFO = {"id": "finqa-1", "answer_type": "numeric", "choices": "{}", "question": "What is the growth?"}
 CHOICE_INFO = {"id": "fiq-7", "answer_type": "choice", "choices": '{"A": "存货", "B": "厂房"}'}

@@ -5,7 +5,7 @@ options, \\boxed{} instruction, Fin-R1's <think>/<answer> target).  The shared d
 reasoning traces, so each row's <think> part is a short fixed sentence: what is under test is the
 trainer path (recipe config, MultiTurnSFTDataset's chat-template check, FSDP2 over gloo, optimizer,
 checkpoint with a Hugging Face export), not the content.  The CPU platform comes from
-tests/support/cpu_platform.py through verl's own plugin hooks.
+finr1_verl/smoke/platform.py through verl's own plugin hooks.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.cpu_sft import cpu_sft_command, parse_losses
+from finr1_verl.smoke.launch import cpu_sft_command, parse_losses
 from tests.support.shared_data import shared_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

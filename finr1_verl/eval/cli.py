@@ -6,6 +6,7 @@ Subcommands:
 
     finr1-eval run --bench finqa=data/finqa/test.json --bench tfns=data/tfns/sent_valid.csv \\
         --model /ckpt/fin-r1-hf                              # vLLM offline on this node's GPUs
+    finr1-eval run --bench tfns=... --model runs/grpo/global_step_2/actor/huggingface --backend hf  # transformers
     finr1-eval run --bench ... --model Fin-R1 --model-urls http://node:8000/v1 \\
         --judge-urls http://judge:8000/v1 --judge-model Qwen/Qwen2.5-72B-Instruct --out runs/fin-r1
 
@@ -29,7 +30,8 @@ from pathlib import Path
 from finr1_verl.data.build import write_exclude_ids
 from finr1_verl.data.cli_options import add_endpoint_arguments, bad_input, done_or_incomplete
 from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
-from finr1_verl.eval.generate import EndpointBackend, Sampling, VLLMBackend
+from finr1_verl.eval.checkpoint import resolve_model
+from finr1_verl.eval.generate import EndpointBackend, HFBackend, Sampling, VLLMBackend
 from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
 from finr1_verl.eval.runner import EvalConfig, run_eval
@@ -79,7 +81,20 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("eval_out"), help="output folder (resumable)")
     model = parser.add_argument_group("model under test")
-    model.add_argument("--model", required=True, help="local HF checkpoint (vLLM) or the served model name")
+    model.add_argument(
+        "--model",
+        required=True,
+        help="served model name, local HF folder, or verl FSDP checkpoint folder (exported once with verl's model merger)",
+    )
+    model.add_argument(
+        "--backend",
+        choices=("vllm", "hf"),
+        default="vllm",
+        help="local checkpoint: vllm (GPUs, default) or hf (transformers, for small models and CPU)",
+    )
+    model.add_argument(
+        "--batch-size", type=int, default=8, help="prompts per transformers generate call (hf)"
+    )
     model.add_argument("--label", help="the new row's name in the report (default: --model)")
     model.add_argument("--temperature", type=float, default=Sampling.temperature)
     model.add_argument("--top-p", type=float, default=Sampling.top_p)
@@ -161,9 +176,11 @@ def run(args: argparse.Namespace) -> int:
                 timeout_s=args.model_timeout,
                 max_retries=args.model_retries,
             )
+        elif args.backend == "hf":
+            backend = HFBackend(resolve_model(args.model), sampling, batch_size=args.batch_size)
         else:
             backend = VLLMBackend(
-                args.model,
+                resolve_model(args.model),
                 sampling,
                 tensor_parallel_size=args.tensor_parallel_size,
                 max_model_len=args.max_model_len,

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 
 REPO = Path(__file__).resolve().parents[2]
 # The generic reader's mapping for the question files written by :func:`write_questions`.

@@ -1,15 +1,19 @@
-"""A CPU platform for verl, registered through verl's own plugin hooks, so its SFT trainer runs in tests.
+"""A CPU platform for verl plus the CPU rollout backend, loaded through verl's own plugin hooks.
 
 verl 0.9.1 ships platforms for CUDA, NPU and ROCm only and falls back to "nvidia" on a CPU-only
-machine.  Importing this module (verl does it for every process when
-``VERL_USE_EXTERNAL_MODULES=tests.support.cpu_platform`` and the repository root is on
-``PYTHONPATH``) registers a platform named "cpu"; ``VERL_PLATFORM=cpu`` selects it.  It reports the
-device "cpu" and the gloo backend.  verl builds its process-group backend string as
-``cpu:gloo,<device>:<backend>``, which torch rejects when both halves name "cpu", so process-group
-initialisation is given plain "gloo" in that case.
+machine.  verl imports this module in every process (trainer driver, Ray workers, torchrun ranks)
+when ``VERL_USE_EXTERNAL_MODULES=finr1_verl.smoke.platform`` (``verl/__init__.py``), and
+``VERL_PLATFORM=cpu`` selects the platform it registers (``verl/plugin/platform/platform_manager.py``).
+The platform reports the device "cpu", the gloo backend and the Ray resource name "GPU": verl
+places its workers on Ray bundles of ``{"CPU": 3, <resource>: 1}`` and checks the cluster for GPU or
+NPU resources only (``verl/single_controller/ray/base.py:226-242``), so Ray is started with a logical
+GPU count (``ray_kwargs.ray_init.num_gpus``) that never touches CUDA.
 
-The rest of what the trainer needs on CPU is configuration: see ``tests/support/cpu_sft.py``.
-This shim exists for tests and the CPU smoke run only; it is never part of the installed package.
+The module also registers the transformers rollout backend ``hf`` (``finr1_verl/smoke/hf_rollout.py``)
+in verl's two rollout registries, and applies the runtime patches listed at the bottom, each next to
+the verl line it works around.  Everything here is for the CPU smoke mode and tests only: nothing
+outside ``finr1_verl.smoke`` imports it.  The configuration that goes with it is
+``finr1_verl/smoke/launch.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import torch
 import torch.distributed
 from verl.plugin.platform import PlatformBase, PlatformRegistry
+from verl.utils import fsdp_utils
 
 
 class _CPUDeviceModule(ModuleType):
@@ -164,7 +169,8 @@ class PlatformCPU(PlatformBase):
         return None
 
     def ray_resource_name(self) -> str:
-        return "CPU"
+        # Logical GPUs of a CPU-only Ray cluster (see the module docstring); CUDA is never used.
+        return "GPU"
 
     def ray_noset_envvars(self) -> list[str]:
         return []
@@ -177,7 +183,11 @@ class PlatformCPU(PlatformBase):
 
 
 def _plain_gloo(init_process_group):
-    """Collapse ``cpu:gloo,cpu:gloo`` (verl's string for a CPU device) to ``gloo``."""
+    """Collapse ``cpu:gloo,cpu:gloo`` to ``gloo``.
+
+    ``verl/utils/distributed.py:63`` and ``:89`` build the backend string ``cpu:gloo,<device>:<backend>``, which
+    torch rejects when both halves name "cpu".
+    """
 
     @functools.wraps(init_process_group)
     def wrapper(*args: Any, **kwargs: Any):
@@ -185,9 +195,42 @@ def _plain_gloo(init_process_group):
             kwargs["backend"] = "gloo"
         return init_process_group(*args, **kwargs)
 
-    wrapper.__wrapped_by_finr1_cpu_platform__ = True
+    wrapper.__wrapped_by_finr1_smoke__ = True
     return wrapper
 
 
-if not getattr(torch.distributed.init_process_group, "__wrapped_by_finr1_cpu_platform__", False):
+class _UnpinnedCPUOffloadPolicy(fsdp_utils.CPUOffloadPolicy):
+    """FSDP2 CPU offload without pinned memory: pinning needs an accelerator.
+
+    ``verl/workers/engine/fsdp/transformer_impl.py:462`` builds the reference policy with
+    ``CPUOffloadPolicy(pin_memory=True)``, which fails on a CPU-only host with "Cannot access
+    accelerator device when none is available".
+    """
+
+    def __init__(self, pin_memory: bool = True) -> None:
+        super().__init__(pin_memory=False)
+
+
+def _register_rollout_backend() -> None:
+    """The transformers rollout backend ``hf``: its ServerAdapter and its replica class."""
+    from verl.workers.rollout.base import _ROLLOUT_REGISTRY
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    _ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = "finr1_verl.smoke.hf_rollout.HFServerAdapter"
+
+    def load_replica():
+        from finr1_verl.smoke.hf_rollout import HFReplica
+
+        return HFReplica
+
+    RolloutReplicaRegistry.register(ROLLOUT_NAME, load_replica)
+
+
+ROLLOUT_NAME = "hf"
+
+if not getattr(torch.distributed.init_process_group, "__wrapped_by_finr1_smoke__", False):
     torch.distributed.init_process_group = _plain_gloo(torch.distributed.init_process_group)
+# Imported by transformer_impl.py with ``from verl.utils.fsdp_utils import CPUOffloadPolicy`` after
+# this module has run (verl/__init__.py loads external modules before any engine module).
+fsdp_utils.CPUOffloadPolicy = _UnpinnedCPUOffloadPolicy
+_register_rollout_backend()

@@ -2,7 +2,7 @@
 
 Nothing is downloaded: the byte-level BPE tokenizer is trained on a few local texts with the
 ``tokenizers`` library, and the model is random.  head_dim is 64 so vLLM's CPU build can serve it.
-Run as a script to write one: ``python tests/support/tiny_model.py OUT_DIR``.
+Run as a script to write one: ``python finr1_verl/smoke/tiny_model.py OUT_DIR``.
 """
 
 from __future__ import annotations
