@@ -13,7 +13,7 @@ from finr1_verl.data.build import SourceInput
 from finr1_verl.data.distill import DistillConfig, distill
 from finr1_verl.eval import cli as eval_cli
 from finr1_verl.llm import LLMClient
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 from tests.support.teacher import COLUMNS, trace, write_questions
 
 ENDPOINT_FLAGS = ("urls", "concurrency", "timeout", "retries")

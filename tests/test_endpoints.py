@@ -14,7 +14,7 @@ from finr1_verl.data import cli_distill, cli_filter
 from finr1_verl.data.cli_options import endpoint_client
 from finr1_verl.llm import LLMClient, endpoints_from_env, models_url, parse_endpoints, role_env, run_sync
 from finr1_verl.reward.score import ScoreSettings, compute_score
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from finr1_verl.reward import score
-from tests.support.fake_openai import Reply
+from finr1_verl.smoke.fake_openai import Reply
 
 
 def response(i: int) -> str:
