@@ -20,8 +20,9 @@ from __future__ import annotations
 import functools
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from finr1_verl.reward.normalise import fold
 
 MAX_NUMBER_CHARS = 256
 
@@ -47,10 +48,19 @@ _DECREASE_WORDS = {
 }  # fmt: skip
 _MINUS_WORDS = {"negative", "minus", "负"}
 _NEGATIONS = {"not", "no", "never", "neither", "nor", "isn't", "不", "非", "没有", "不是"}
+# Bounds, not values: "more than 5" or "5%以上" is not the number 5.
+_COMPARISONS = {
+    "more", "less", "least", "most", "over", "above", "below", "under", "exceed", "exceeds",
+    "exceeding", "greater", "fewer", "beyond", "within", "超过", "至少", "最多", "以上", "以下",
+    "大于", "小于", "高于", "低于", "多于", "少于", "逾", "不到",
+}  # fmt: skip
+# "rounded down"/"round up" describe the rounding, not a direction of change.
+_ROUNDING = {"round", "rounded", "rounding"}
 _REFUSED_SYMBOLS = set("<>≤≥±^[]|&=≠/\\@")
 # Longest first, so "万亿元" splits as 万亿 + 元.
 _CJK_WORDS = sorted(
-    [w for w in (*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_DECREASE_WORDS, *_MINUS_WORDS, *_NEGATIONS)
+    [w for w in (*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_DECREASE_WORDS, *_MINUS_WORDS,
+                 *_NEGATIONS, *_COMPARISONS)
      if w and "\u4e00" <= w[0] <= "\u9fff"],
     key=len,
     reverse=True,
@@ -88,13 +98,13 @@ class Number:
 
 
 def _clean(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).replace("\u2212", "-").replace("\u2013", "-")
+    text = fold(text)
     text = text.replace("\\$", " usd ").replace("\\%", "%").replace("{,}", ",")
     text = _LATEX_WRAPPER.sub(r" \1 ", text)
     text = _LATEX_FRAC.sub(r"(\1)/(\2)", text)
     text = _CURRENCY_DOLLAR.sub(" usd ", text)
     text = _LATEX_DROP.sub(" ", text).replace("$", " ").replace("{", " ").replace("}", " ").replace("~", " ")
-    return text.lower().strip()
+    return text.strip()
 
 
 def _words(text: str) -> list[str]:
@@ -187,7 +197,7 @@ def _parse(text: str) -> Number | None:
 def _decorate(value: float, ulp: float, before: list[str], after: list[str]) -> Number | None:
     """Apply the words around the numeral: sign, percent, basis points, scale, currency."""
     words = before + after
-    if any(w in _NEGATIONS or w in _REFUSED_SYMBOLS for w in words):
+    if any(w in _NEGATIONS or w in _REFUSED_SYMBOLS or w in _COMPARISONS for w in words):
         return None
     percent = any(w in _PERCENT_WORDS for w in words) or ("per" in words and "cent" in words)
     basis_points = any(w in _BASIS_POINT_WORDS for w in words)
@@ -198,7 +208,9 @@ def _decorate(value: float, ulp: float, before: list[str], after: list[str]) -> 
         "-" in before
         or ("(" in before and ")" in after)
         or any(w in _MINUS_WORDS for w in before)
-        or any(w in _DECREASE_WORDS for w in words)
+        or any(
+            w in _DECREASE_WORDS and (i == 0 or words[i - 1] not in _ROUNDING) for i, w in enumerate(words)
+        )
     )
     scale = math.prod((_SCALES[w] for w in after if w in _SCALES), start=1.0)
     factor = scale * (0.01 if percent else 1.0) * (1e-4 if basis_points else 1.0)
