@@ -211,7 +211,13 @@ def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> 
     if answer is None:
         return Assessment(result)
     reason = hack_reason(
-        solution_str, span, answer, answer_type=sample.answer_type, max_answer_chars=settings.max_answer_chars
+        solution_str,
+        span,
+        answer,
+        answer_type=sample.answer_type,
+        max_answer_chars=settings.max_answer_chars,
+        golds=sample.readings,
+        choices=sample.choices,
     )
     if reason is not None:
         GUARD_COUNTS.add(reason)
