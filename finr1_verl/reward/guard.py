@@ -253,5 +253,10 @@ def _answer_reason(
 _answer_reason_memo = functools.lru_cache(maxsize=16_384)(_answer_reason)
 
 
+def clear_guard_cache() -> None:
+    """Forget memoised guard reasons (to measure cold costs)."""
+    _answer_reason_memo.cache_clear()
+
+
 # Process-wide guard hits by reason (the per-sample metric is ``hacked``).
 GUARD_COUNTS = Counters(REASONS)

@@ -156,6 +156,11 @@ def _memo_verdict(
     return _readings_verdict(candidate, readings, answer_type, dict(options) if options else None)
 
 
+def clear_verdict_cache() -> None:
+    """Forget memoised verdicts (to measure cold costs)."""
+    _memo_verdict.cache_clear()
+
+
 def _readings(ground_truth: str | Iterable[str] | None) -> list[str]:
     """Non-empty ground-truth readings from a string, a list/tuple or a numpy array of strings."""
     if ground_truth is None:

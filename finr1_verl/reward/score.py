@@ -32,11 +32,12 @@ from typing import Any
 
 from finr1_verl.llm import LLMClient, parse_endpoints, run_sync
 from finr1_verl.llm.slicer import LoopSlicer
-from finr1_verl.reward.answer import answer_span, final_answer
+from finr1_verl.reward.answer import answer_span, clear_box_cache, final_answer
 from finr1_verl.reward.format import check_format
-from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
+from finr1_verl.reward.guard import GUARD_COUNTS, clear_guard_cache, hack_reason
 from finr1_verl.reward.judge import AnswerJudge, JudgeError
-from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
+from finr1_verl.reward.match import Verdict, clear_verdict_cache, infer_answer_type, rule_verdict
+from finr1_verl.reward.numbers import clear_number_cache
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,14 @@ class Assessment:
     needs_judge: bool = False
     judge_reply: str | None = None
     judge_error: str | None = None  # the judge's error kind after its retries
+
+
+def clear_rule_caches() -> None:
+    """Forget every memoised rule result (boxes, guard reasons, parses, verdicts), to measure cold costs."""
+    clear_box_cache()
+    clear_guard_cache()
+    clear_number_cache()
+    clear_verdict_cache()
 
 
 def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> Assessment:
