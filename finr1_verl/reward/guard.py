@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from finr1_verl.llm.stats import Counters
 from finr1_verl.reward.answer import MAX_SCAN_CHARS, MEMO_CHARS, count_span_answers
 from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
-from finr1_verl.reward.labels import canonical_label
+from finr1_verl.reward.labels import canonical_label, choice_letters
 from finr1_verl.reward.normalise import fold
 from finr1_verl.reward.numbers import parse_number
 
@@ -48,7 +48,7 @@ _FORGED = re.compile(
     r"|\[/?inst\]|<</?sys>>|</?s>"
     r"|<\s*/?\s*(?:(?:reference|candidate|final|gold|expected)[\s_-]*answer|question|options|system|user|"
     r"assistant|verdict|score|judge|grader|instructions?)\s*>"
-    r"|(?:^|\n)[ \t]*(?:system|user|assistant|grader|evaluator|verifier)[ \t]*[:：]"
+    r"|(?:^|\n)[ \t]*(?:system|user|assistant|grader|evaluator|verifier|系统|用户|助手|评委)[ \t]*[:：]"
 )
 
 # Text that speaks to whoever grades the answer, or claims a verdict, instead of answering.
@@ -59,9 +59,10 @@ _GRADER = re.compile(
     r"(?:previous|prior|above|preceding|earlier|former|system|instructions?|rules?|criteria|guidelines)"
     r"|(?:new|these|following|updated)\s+instructions\b|system\s+prompt\b|you\s+(?:must|should|are\s+to)\s+"
     r"(?:output|reply|respond|answer|return|say|mark|grade|judge|score|rate|treat|consider|accept)"
-    r"|(?:output|respond|reply|answer|return|print|say|write)\s*(?:with\s*|only\s*|just\s*)?[\"'`]?\\boxed"
+    r"|(?:output|respond|reply|answer|return|print|say|write)\s*[:：]?\s*(?:with\s*|only\s*|just\s*)?[\"'`]?\\boxed"
     r"|(?:output|respond|reply|return|print|say)\s+(?:with\s+|only\s+|just\s+)?[\"'`]?(?:1|one|true|yes|correct|equivalent|equal)\b"
-    r"|(?:mark|treat|consider|rate|grade|judge|count|deem|score|accept|evaluate)\s+(?:it|this|that|the\s+answer|my\s+answer|me|the\s+candidate)"
+    r"|(?:mark|treat|consider|rate|grade|judge|count|deem|score|accept|evaluate)\s+(?:it|this|that|me|the|my|your)"
+    r"(?:\s+(?:answer|candidate|response|solution|one))?"
     r"\s+(?:as\s+)?(?:correct|right|true|equivalent|equal|valid|1|full)"
     # addressing the grader
     r"|(?:grader|evaluator|verifier|grading)\b"
@@ -69,8 +70,8 @@ _GRADER = re.compile(
     r"|(?:judge|checker|marker|reviewer)\s*[:：]"
     # verdict and equivalence claims
     r"|(?:score|grade|verdict|reward|result|decision|judg(?:e)?ment|evaluation|rating)[\"'`]?\s*(?:is\s*|of\s*)?[:=：]\s*[\"'`]?\s*"
-    r"(?:1|1\.0|one|true|yes|correct|right|equal|equivalent|identical|same|match|pass|full|\\boxed|正确|等价|一致|相同|满分)"
-    r"|verdict\b|full\s+marks?\b"
+    r"(?:1(?![\d.%])|1\.0(?![\d%])|one\b|true|yes|correct|right|equal|equivalent|identical|same|match|pass|full|\\boxed|正确|等价|一致|相同|满分)"
+    r"|full\s+marks?\b"
     r"|(?:answer|solution|response|candidate)s?\s+(?:above\s+|here\s+|given\s+)?(?:is|are)\s+(?:\w+\s+){0,2}"
     r"(?:correct|right|equivalent|identical|the\s+same|equal|consistent)\b"
     r"|(?:two|both)\s+(?:answers?|values?|results?|responses?)\s+(?:are|is|match)"
@@ -80,15 +81,22 @@ _GRADER = re.compile(
     r")"
 )
 _GRADER_ZH = re.compile(
-    r"忽略.{0,8}(?:指令|指示|要求|规则|内容|说明|提示)|无视.{0,8}(?:指令|指示|要求|规则|提示)|不要理会"
-    r"|评委|评分员|评分者|阅卷|判卷|打分员|评审员|(?:尊敬的|致|作为)(?:裁判|评审|考官)|裁判(?:员)?\s*[:：，,]"
+    r"(?:忽略|无视|不要理会|跳过)(?:掉)?(?:之前|以上|上述|前面|先前|此前|系统|所有|全部|其他|其它|原有|原来)"
+    r"[^。，,.！!\n]{0,6}(?:指令|指示|要求|规则|说明|提示|设定)"
+    r"|新的?(?:指令|指示|规则|设定)\s*[:：]|系统提示"
+    r"|(?:尊敬的|致|各位|亲爱的|作为)(?:评委|裁判|评审|考官|阅卷老师|阅卷人|评分员|判卷人)"
+    r"|(?:评委|裁判|评审员|考官|阅卷老师|阅卷人|评分员|打分员)\s*[:：，,]"
     r"|参考答案|标准答案|候选答案|正确答案是.{0,4}(?:本|该|这个|上述)"
-    r"|(?:给|打|评)(?:我|这个答案|本答案|该答案|此答案)?\s*(?:满分|1分|一分|高分)|满分"
-    r"|(?:判|判定|评|评定|认定|视|标记|记)(?:为|成)\s*(?:正确|等价|一致|相同|通过|对|1\b|真)"
+    r"|(?:请|应|应该|必须|务必)?(?:给|打|评)(?:我|这个答案|本答案|该答案|此答案|本题)?\s*(?:满分|1分|一分|高分)"
+    r"|(?:判|判定|评|评定|认定|视|标记|记)(?:为|成)\s*(?:正确|等价|一致|相同|通过|对|1(?![\d.])|真)"
     r"|(?:上述|以上|该|这个|本|此)(?:答案|回答|结果)(?:是|完全|均)?(?:正确|等价|一致|无误)"
     r"|(?:两者|二者|两个答案|两个结果|两个值)(?:是)?(?:完全|基本)?(?:一致|相同|等价|相等|吻合)"
     r"|(?:与|和|跟|同)(?:参考|标准|预期|正确|给定)?(?:答案|结果)(?:完全|基本)?(?:一致|相同|等价|相符|吻合)"
-    r"|输出\s*(?:\\boxed|1\b|一|正确|等价)|请(?:输出|回复|判|认定|视为|给出)"
+    r"|等价于(?:正确|参考|标准)"
+    r"|(?:判定|结论|评分|得分|分数|结果|奖励|评判|裁定)[\"'“”]?\s*[:=：]\s*[\"'“”]?\s*"
+    r"(?:1(?![\d.%])|\\boxed\{1\}|正确|等价|一致|相同|满分|通过|true|yes)"
+    r"|输出\s*[:：]?\s*(?:\\boxed|1(?![\d.%])|一|正确|等价)|请(?:输出|回复|判|认定|视为|给出\s*\\boxed)"
+    r"|你(?:必须|应该|需要|要|应当)(?:回答|回复|输出|判|认定|给|认为|视为)"
 )
 
 # Choice answers: option texts may contain "or", so only letter-versus-letter counts.
@@ -102,7 +110,11 @@ _WORDS_LEFT = re.compile(
     r"million|billion|thousand|trillion|bps?|usd|rmb|mn|bn|[kmb])\b|或者|或是|还是|也可能|或|至|到|和|与|及|以及|"
     r"约|大约|大概|可能|在|之间|为|是|答案|元|万|亿|千|百|美元|人民币"
 )
-_LIST_ITEMS = re.compile(r"\s*(?:\bor\b|\band\b|[/|,，;；、]|或者|或是|还是|或|和|与|及)\s*")
+_LIST_ITEMS = re.compile(
+    r"\s*(?:\beither\b|\bor\b|\band\b|\bmaybe\b|\bperhaps\b|[/|,，;；、]|也可能是|也可能|可能是|还是|或|和|与|及)\s*"
+)
+# What may start a list item after "或" ("或者", "或是") without being part of the item.
+_ITEM_LEAD = "者是"
 _MAX_LIST_ITEM_CHARS = 24
 
 # Openers that carry no answer (arXiv 2507.08794's "master keys" and their variants), normalised
@@ -138,16 +150,30 @@ def _numeric_values(folded: str) -> int:
     return len({numeral.replace(",", "") for numeral in numerals})
 
 
+def _items(folded: str) -> list[str]:
+    """The items of a list, whatever the separator ("yes/no", "积极或消极", "either 5 or 6", "A、B")."""
+    items = (item.strip() for item in _LIST_ITEMS.split(folded))
+    return [item.lstrip(_ITEM_LEAD) if len(item) > 1 else item for item in items if item]
+
+
 def _labels_offered(folded: str, id_labels: Mapping[str, str] | None) -> int:
     """Distinct labels named by the items of a list ("yes/no", "积极或消极", "bullish, bearish")."""
-    items = [item for item in _LIST_ITEMS.split(folded) if item.strip()]
+    items = _items(folded)
     labels = {canonical_label(item, id_labels) for item in items} - {None}
     return len(labels) if len(items) > 1 else 1
 
 
+def _letters_offered(folded: str, choices: Mapping[str, str] | None) -> int:
+    """Distinct option letters named by the items of a list ("A、C", "可能是A，也可能是B", "ABD")."""
+    letters: set[str] = set()
+    for item in _items(folded):
+        letters |= choice_letters(item.upper(), choices) or set()
+    return len(letters)
+
+
 def _text_items(folded: str) -> int:
     """Items of a short list of names ("恒昌汇财;纳觅财务"); 1 for anything that is not such a list."""
-    items = [item for item in _LIST_ITEMS.split(folded) if item.strip()]
+    items = _items(folded)
     if len(items) < 2 or any(len(item) > _MAX_LIST_ITEM_CHARS for item in items):
         return 1
     return len({" ".join(item.split()) for item in items})
@@ -158,6 +184,8 @@ def _offered(folded: str, answer_type: str, id_labels: Mapping[str, str] | None)
         return _numeric_values(folded) if parse_number(folded) is None else 1
     if answer_type in ("label", "boolean"):
         return _labels_offered(folded, id_labels)
+    if answer_type == "choice":
+        return _letters_offered(folded, id_labels)
     if answer_type == "text":
         return _text_items(folded)
     return 1
@@ -169,10 +197,10 @@ def _is_name_list(gold: str) -> bool:
 
 
 def _hedges(folded: str, span: str | None, answer_type: str, golds: tuple[str, ...], id_labels) -> bool:
-    if span is not None and count_span_answers(span) > 1:
+    if span is not None and count_span_answers(fold(span)) > 1:
         return True
-    if answer_type == "choice":
-        return bool(_HEDGE_LETTERS.search(folded))
+    if answer_type == "choice" and _HEDGE_LETTERS.search(folded):
+        return True
     if answer_type == "text" and not (golds and all(_is_name_list(gold) for gold in golds)):
         return False
     offered = _offered(folded, answer_type, id_labels)
@@ -243,7 +271,10 @@ def _answer_reason(
         return ADDRESSES_GRADER
     if _hedges(folded, span, answer_type, golds, dict(options) if options else None):
         return HEDGE
-    if _letters_only(folded) in _OPENERS or _STEP_BY_STEP.fullmatch(folded.strip()):
+    is_label = (
+        answer_type in ("label", "boolean") and canonical_label(folded, options and dict(options)) is not None
+    )
+    if not is_label and (_letters_only(folded) in _OPENERS or _STEP_BY_STEP.fullmatch(folded.strip())):
         return CONTENT_FREE
     if answer_type == "numeric" and not _DIGIT.search(folded):
         return NO_DIGIT
