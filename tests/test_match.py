@@ -43,6 +43,8 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         ("0.05", "5", DIFFERENT),
         ("25 bps", "0.25%", EQUAL),
         ("25 basis points", "0.0025", EQUAL),
+        ("2.5‰", "0.0025", EQUAL),
+        ("千分之2.5", "0.25%", EQUAL),
         ("百分之5", "5%", EQUAL),
         # scale words on either side
         ("$1.5 billion", "1,500 million", EQUAL),
@@ -241,3 +243,10 @@ def test_missing_candidate_or_gold():
     assert rule_verdict("5", "") is UNDECIDED
     assert rule_verdict("5", []) is UNDECIDED
     assert rule_verdict("5", ["", None]) is UNDECIDED  # type: ignore[list-item]
+
+
+def test_an_option_letter_with_another_options_text_is_not_equal():
+    options = {"A": "存货", "B": "厂房", "C": "商誉"}
+    assert rule_verdict("A. 厂房", "B", "choice", options) is UNDECIDED
+    assert rule_verdict("B. 厂房", "B", "choice", options) is EQUAL
+    assert rule_verdict("A. 厂房", "A", "choice", options) is not EQUAL

@@ -20,7 +20,7 @@ from tests.fixtures.answer.pairs import (
 from tests.support.shared_data import shared_path
 
 CONVFINQA = ("convfinqa", "convfinqa_dev_part1.json")
-EQUAL, DIFFERENT = Verdict.EQUAL, Verdict.DIFFERENT
+EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDED
 
 
 def _significant_digits(text: str) -> int:
@@ -79,7 +79,9 @@ def test_decrease_magnitudes_are_sign_errors_not_rounding():
         if entry["kind"] == "decrease_magnitude":
             assert float(entry["executed"]) < 0 and not entry["answer"].startswith("-")
             negated = "-" + entry["answer"]
-            assert rule_verdict(negated, str(entry["executed"])) is EQUAL, entry
+            # a one-digit answer keeps no rounding tolerance of its own: a near miss for the judge
+            expected = {EQUAL} if _significant_digits(entry["answer"]) >= 2 else {EQUAL, UNDECIDED}
+            assert rule_verdict(negated, str(entry["executed"])) in expected, entry
 
 
 def test_mismatched_convfinqa_pairs_are_never_equal():

@@ -84,7 +84,7 @@ def choice_letters(text: str, choices: Mapping[str, str] | None = None) -> froze
         return None
     valid = {str(key).upper() for key in choices} if choices else None
     leading = _LEADING_LETTER.match(value)
-    if leading and choices:
+    if leading and choices and leading.group(1) in valid:
         rest = value[leading.end() - 1 :]
         named = [str(key).upper() for key, option in choices.items() if _is_option_text(rest, option)]
         if named:  # "B. 厂房": the letter with its own text; "A. 厂房" names two options

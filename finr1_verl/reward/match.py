@@ -18,7 +18,7 @@ that no fixed answer can match unrelated golds:
   :data:`MAX_ROUNDING_GAP`, or :data:`MAX_PERCENT_ROUNDING_GAP` for a percentage (whole percents are
   the customary way to state a rate, so a gold "4%" is 0.03621); a candidate written more coarsely
   than the gold keeps a rounding tolerance only with :data:`MIN_COARSE_CANDIDATE_DIGITS` significant
-  digits;
+  digits, trailing zeros not counted ("10" or "1.0" are one digit);
 * near misses are UNDECIDED, never EQUAL, so the judge decides them: a gap within one unit of the
   coarse side's last digit that the rules above do not accept, and the same magnitude with the
   opposite sign (ConvFinQA sometimes answers "decrease" questions with the magnitude).
@@ -52,7 +52,8 @@ MAX_ROUNDING_GAP = 0.05
 # Whole percents are the customary way to state a rate: a percent may round over a wider gap (4% covers 0.035).
 MAX_PERCENT_ROUNDING_GAP = 0.125
 MIN_TRUNCATION_DIGITS = 3
-# A candidate rounded more coarsely than the gold must keep this many significant digits ("7" for 7.2 is a near miss).
+# A candidate rounded more coarsely than the gold must keep this many significant digits, trailing zeros not
+# counted ("7" or "10" for 7.2 or 9.6 is a near miss).
 MIN_COARSE_CANDIDATE_DIGITS = 2
 # Longer answers are not a final answer; rules leave them to the judge and the reward's guards.
 MAX_ANSWER_CHARS = 4_096
@@ -266,8 +267,8 @@ def compare_values(
     if a == b:
         return Verdict.EQUAL
     if a * b < 0:
-        same_magnitude = compare_values(abs(a), a_ulp, abs(b), b_ulp, a_cap, b_cap) is Verdict.EQUAL
-        return Verdict.UNDECIDED if same_magnitude else Verdict.DIFFERENT
+        magnitudes = compare_values(abs(a), a_ulp, abs(b), b_ulp, a_cap, b_cap)
+        return Verdict.DIFFERENT if magnitudes is Verdict.DIFFERENT else Verdict.UNDECIDED
     gap = abs(a - b)
     if gap <= RELATIVE_TOLERANCE * min(abs(a), abs(b)):
         return Verdict.EQUAL
@@ -286,9 +287,21 @@ def compare_values(
 
 def _rounding_cap(number: Number, min_digits: int) -> float:
     """The largest gap, as a fraction of its own value, that ``number``'s rounding may cover."""
-    if _significant_digits(number.value, number.ulp) < min_digits:
+    if min_digits and _informative_digits(number.value, number.ulp) < min_digits:
         return 0.0
     return MAX_PERCENT_ROUNDING_GAP if number.percent else MAX_ROUNDING_GAP
+
+
+def _informative_digits(value: float, ulp: float) -> int:
+    """Significant digits without trailing zeros ("10", "1.0" and "1e3" have one)."""
+    if ulp <= 0 or not math.isfinite(value / ulp):
+        return 99
+    units = round(abs(value) / ulp)
+    if units == 0:
+        return 0
+    while units % 10 == 0:
+        units //= 10
+    return len(str(units))
 
 
 def _significant_digits(value: float, ulp: float) -> int:
