@@ -6,8 +6,10 @@ import csv
 import json
 from decimal import Decimal, InvalidOperation
 
+import pyarrow.parquet as pq
 import pytest
 
+from finr1_verl.reward import read_sample
 from finr1_verl.reward.labels import FINFE_LABELS, TFNS_LABELS, normalize_text
 from finr1_verl.reward.match import Verdict, rule_verdict
 from tests.fixtures.answer.pairs import (
@@ -15,8 +17,11 @@ from tests.fixtures.answer.pairs import (
     convfinqa_turns,
     excluded_turns,
     finqa_pairs,
+    finqa_rewrites,
+    finqa_wrong_variants,
     mismatched_pairs,
 )
+from tests.fixtures.answer.real_rows import prepare_real_rows
 from tests.support.shared_data import shared_path
 
 CONVFINQA = ("convfinqa", "convfinqa_dev_part1.json")
@@ -191,3 +196,46 @@ def test_fin_eva_compliance_yes_no():
 def _turn_key(origin: str) -> tuple[str, int]:
     _, conversation_id, turn = origin.rsplit(":", 2)
     return conversation_id, int(turn)
+
+
+@pytest.fixture(scope="module")
+def real_numeric_golds(tmp_path_factory) -> list[tuple[str, ...]]:
+    """The readings of every numeric row prepared from the real data (both excerpts)."""
+    paths = prepare_real_rows(shared_path(), tmp_path_factory.mktemp("real_rows"))
+    golds = []
+    for path in paths:
+        for row in pq.read_table(path).to_pylist():
+            sample = read_sample(row["data_source"], row["reward_model"]["ground_truth"], row["extra_info"])
+            if sample.answer_type == "numeric":
+                golds.append(sample.readings)
+    return golds
+
+
+def test_notation_variants_of_every_real_numeric_gold(real_numeric_golds):
+    """EQUAL recall >= 99.8% over the labelled pairs and other notations of every real numeric gold;
+    wrong variants (50% off, sign flipped, x100 without a percent sign) are never EQUAL."""
+    assert len(real_numeric_golds) > 800
+    variants = missed = wrong_total = 0
+    misses, accepted = [], []
+    for readings in real_numeric_golds:
+        for gold in readings:
+            for rewrite in finqa_rewrites(gold):
+                variants += 1
+                if rule_verdict(rewrite, readings, "numeric") is not EQUAL:
+                    missed += 1
+                    misses.append((rewrite, readings))
+            for wrong in finqa_wrong_variants(gold):
+                if rule_verdict(wrong, gold, "numeric") is EQUAL:
+                    accepted.append((wrong, gold))
+                wrong_total += 1
+    labelled = [p for p in finqa_pairs(shared_path("finqa", "finqa_test_first100.json")) if p.equal]
+    labelled += [p for p in convfinqa_pairs(shared_path(*CONVFINQA)) if p.equal]
+    labelled_misses = sum(rule_verdict(p.candidate, p.gold) is not EQUAL for p in labelled)
+    recall = 1 - (missed + labelled_misses) / (variants + len(labelled))
+    print(
+        f"\nnotation variants: {variants}, labelled pairs: {len(labelled)}, EQUAL recall {recall:.3%}; "
+        f"wrong variants: {wrong_total}, accepted {len(accepted)}"
+    )
+    assert variants > 5_000 and wrong_total > 1_000
+    assert recall >= 0.998, misses[:20]
+    assert accepted == [], accepted[:20]
