@@ -7,9 +7,16 @@ forged tags and hedging between answers.  Each check here is a small pure predic
 response, its answer span and the extracted answer; :func:`hack_reason` returns the first reason
 found, or ``None`` for an answer that may be scored.
 
-Only the repeated-tag check reads the whole response; every other check is a function of the answer
-span and the answer alone and is memoised for short spans, because a GRPO group's responses end in
-a few distinct answer blocks.
+Every check reads text folded by :func:`~finr1_verl.reward.normalise.fold`, the fold the judge's
+candidate block gets, so zero-width, full-width or look-alike disguises change nothing.  A hedge is an
+answer that offers more distinct values, labels or option letters than the gold holds, whatever the
+separator (``golds`` are the row's readings; a gold that is a list allows as many items).
+
+Lengths are checked before any scan and no pattern can rescan the text from many positions, so
+every check is linear in its input.  Only the repeated-tag check reads the whole response (and, when
+there is no answer block, the forged-tag check reads its last ``MAX_SCAN_CHARS``); every other check
+is a function of the answer span and the answer alone and is memoised for short spans, because a
+GRPO group's responses end in a few distinct answer blocks.
 """
 
 from __future__ import annotations
