@@ -2,7 +2,7 @@
 
 Only the extracted final answer is sent — never the reasoning — whitespace-collapsed, capped in
 length and placed between delimiters that it cannot forge: it is folded exactly as the hack guard
-reads it (NFKC, invisible characters dropped, look-alikes mapped, case-folded), so a full-width or
+reads it (NFKC, invisible characters dropped, look-alikes mapped; its case kept), so a full-width or
 disguised tag becomes ASCII and is removed with every other tag (every data block loses its tags).
 The prompt (``prompts.JUDGE_*``, versioned) puts the criteria first and shows reference and
 candidate only; the question is optional and off by default, as Fin-R1 measured it to hurt.  The
@@ -63,9 +63,9 @@ def as_data(text: str, max_chars: int) -> str:
 
 
 def as_candidate(text: str, max_chars: int) -> str:
-    """The candidate's data block: :func:`as_data` of the text folded exactly as the hack guard reads it
-    (:func:`~finr1_verl.reward.normalise.fold`), so the judge sees no letters that the guard did not."""
-    return as_data(fold(text[: 4 * max_chars]), max_chars)
+    """The candidate's data block: :func:`as_data` of the text folded as the hack guard reads it
+    (:func:`~finr1_verl.reward.normalise.fold`, case kept), so the judge sees no letters that the guard did not."""
+    return as_data(fold(text[: 4 * max_chars], keep_case=True), max_chars)
 
 
 class AnswerJudge:

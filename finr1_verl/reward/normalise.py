@@ -13,9 +13,9 @@
    ASCII;
 5. case-folds.
 
-The guard matches its patterns on folded text, and the judge prompt's data blocks are folded
-before they are placed between the delimiters, so an instruction hidden by any of these tricks is
-seen, in the same letters, by both.  ASCII text only pays for the case fold; other characters are
+The guard matches its patterns on folded text, and the judge prompt's candidate block is folded
+(steps 1-4; its case is kept, which hides nothing from a reader) before it is placed between the
+delimiters, so an instruction hidden by any of these tricks is seen, in the same letters, by both.  ASCII text only pays for the case fold; other characters are
 mapped through a table filled on first sight (bounded in size), so the cost stays linear.
 """
 
@@ -31,7 +31,7 @@ _LOOK_ALIKES = {
     "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
     "χ": "x", "γ": "y",
 }  # fmt: skip
-_LOOK_ALIKES.update({k.upper(): v for k, v in list(_LOOK_ALIKES.items()) if k.upper() != k})
+_LOOK_ALIKES.update({k.upper(): v.upper() for k, v in list(_LOOK_ALIKES.items()) if k.upper() != k})
 _MINUSES = "\u2010\u2011\u2012\u2013\u2212\ufe63"
 _DROPPED_CATEGORIES = {"Cf", "Mn", "Me", "Cn", "Co", "Cs"}
 _TABLE_LIMIT = 65_536
@@ -59,8 +59,9 @@ class _FoldTable(dict):
 _TABLE = _FoldTable()
 
 
-def fold(text: str) -> str:
-    """``text`` normalised as the module docstring describes."""
+def fold(text: str, *, keep_case: bool = False) -> str:
+    """``text`` normalised as the module docstring describes (``keep_case``: without step 5)."""
     if text.isascii():
-        return text.lower()
-    return unicodedata.normalize("NFKC", text).translate(_TABLE).casefold()
+        return text if keep_case else text.lower()
+    text = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    return text if keep_case else text.casefold()
