@@ -26,7 +26,7 @@ from finr1_verl.reward.normalise import fold
 
 UNPARSEABLE = "unparseable"
 # Any tag-like text: the prompt's delimiters in any spacing, and every other tag a data block has no use for.
-_TAG = re.compile(r"<\s*/?\s*[a-z_|][^<>\n]{0,64}>")
+_TAG = re.compile(r"<\s*/?\s*[a-z_|][^<>\n]{0,64}>", re.IGNORECASE)
 _VERDICT = re.compile(r"\\boxed\{([01])\}")
 
 
