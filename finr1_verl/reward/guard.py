@@ -203,8 +203,10 @@ def _is_name_list(gold: str) -> bool:
     return len(gold) <= 64 and not any(ch.isspace() for ch in gold)
 
 
-def _hedges(folded: str, span: str | None, answer_type: str, golds: tuple[str, ...], id_labels) -> bool:
-    if span is not None and count_span_answers(fold(span)) > 1:
+def _hedges(
+    folded: str, folded_span: str | None, answer_type: str, golds: tuple[str, ...], id_labels
+) -> bool:
+    if folded_span is not None and count_span_answers(folded_span) > 1:
         return True
     if answer_type == "choice" and _HEDGE_LETTERS.search(folded):
         return True
@@ -276,7 +278,9 @@ def _answer_reason(
         return FAKE_TAGS
     if _GRADER.search(folded_span) or (not folded_span.isascii() and _GRADER_ZH.search(folded_span)):
         return ADDRESSES_GRADER
-    if _hedges(folded, span, answer_type, golds, dict(options) if options else None):
+    if _hedges(
+        folded, None if span is None else folded_span, answer_type, golds, dict(options) if options else None
+    ):
         return HEDGE
     is_label = (
         answer_type in ("label", "boolean") and canonical_label(folded, options and dict(options)) is not None
