@@ -11,7 +11,7 @@ a Fin-R1 response ``<think>…</think><answer>\\boxed{candidate}</answer>`` and 
   and ``verify`` (math-verify 0.9.0 defaults, as verl's math-verify reward uses it).
 
 Prints the median/p90 µs per pair and the agreement with the expected labels for both, per pair
-group and overall, and the speed ratio (target: ours >= 20x faster with equal or better agreement).
+group and overall, and the speed ratio (target: ours >= 50x faster with equal or better agreement).
 
     python bench/bench_answer.py [--limit N]
 """

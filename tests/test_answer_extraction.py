@@ -92,3 +92,9 @@ def test_only_the_tail_of_an_enormous_response_is_scanned():
     assert extract_answer(response) == "9"
     early_answer = "<think>r</think><answer>1</answer>" + "y" * (MAX_SCAN_CHARS + 10)
     assert extract_answer(early_answer) is None
+
+
+def test_nested_boxes_are_read_to_a_bounded_depth():
+    assert extract_answer(wrap("\\boxed{\\boxed{\\boxed{5}}}")) == "5"
+    deep = "\\boxed{" * 300 + "5" + "}" * 300
+    assert extract_answer(wrap(deep)).startswith("\\boxed{"), "too deep to read: not an answer"

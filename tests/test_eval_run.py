@@ -29,6 +29,7 @@ from finr1_verl.eval.items import load_items
 from finr1_verl.eval.report import paper_average
 from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.eval.score import ScoringSettings, summarize
+from finr1_verl.reward.judge import as_candidate
 from finr1_verl.reward.score import ScoreSettings, close_judges, judge_for
 from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 from tests.support.shared_data import REPO_ROOT, shared_path
@@ -137,7 +138,9 @@ class Script:
         user = body["messages"][1]["content"]
         reference = re.search(r"<reference_answer>\n(.*?)\n", user).group(1)
         candidate = re.search(r"<candidate_answer>\n(.*?)\n</candidate_answer>", user).group(1)
-        return self.verdicts.get((reference, candidate), Reply("\\boxed{0}"))
+        # the judge reads each candidate as the reward's candidate block shows it (folded, one line)
+        shown = {(ref, as_candidate(answer, 10_000)): reply for (ref, answer), reply in self.verdicts.items()}
+        return shown.get((reference, candidate), Reply("\\boxed{0}"))
 
 
 def cli_args(

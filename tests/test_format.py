@@ -58,3 +58,8 @@ def test_non_string_and_huge_input_are_rejected_quickly():
     huge = "<think>" + "x" * 1_000_000 + "</think><answer>5</answer>"
     assert check_format(huge) is True
     assert check_format(huge + "<think>") is False
+
+
+def test_a_byte_order_mark_before_think_is_not_content():
+    assert check_format("\ufeff" + GOOD) is True
+    assert check_format("\ufeff x " + GOOD) is False

@@ -44,6 +44,8 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         ("0.05", "5", DIFFERENT),
         ("25 bps", "0.25%", EQUAL),
         ("25 basis points", "0.0025", EQUAL),
+        ("2.5‰", "0.0025", EQUAL),
+        ("千分之2.5", "0.25%", EQUAL),
         ("百分之5", "5%", EQUAL),
         # scale words on either side
         ("$1.5 billion", "1,500 million", EQUAL),
@@ -60,14 +62,26 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         ("60.94", "60.9412", EQUAL),
         ("60.9412", "60.94", EQUAL),
         ("0.3076", "0.30769", EQUAL),
-        ("60.95", "60.9412", DIFFERENT),
-        ("4", "4.3", DIFFERENT),
-        ("60", "60.94", DIFFERENT),
-        ("4%", "0.03621", EQUAL),
+        # near misses (one unit off, within rounding but over the gap cap) are left to the judge
+        ("60.95", "60.9412", UNDECIDED),
+        ("4", "4.3", UNDECIDED),
+        ("60", "60.94", UNDECIDED),
+        ("4%", "0.03621", UNDECIDED),
+        ("4", "5.2", DIFFERENT),
+        ("60.97", "60.9412", DIFFERENT),
+        # a zero is exact, whatever its exponent, scale word or percent sign
+        ("0%", "0.26319", DIFFERENT),
+        ("0%", "26.3%", DIFFERENT),
+        ("0", "0.0", EQUAL),
+        ("0%", "0", EQUAL),
+        ("0 billion %", "12.5", UNDECIDED),
+        ("0e5%", "123456789", DIFFERENT),
         ("18", "18.0", EQUAL),
         ("0.1", "0.1000001", EQUAL),
         # sign
-        ("10%", "-0.09709", DIFFERENT),
+        ("10%", "-0.09709", UNDECIDED),
+        ("-5", "5", UNDECIDED),
+        ("-5", "7", DIFFERENT),
         ("-9.7%", "-0.09709", EQUAL),
         ("a decrease of 9.7%", "-0.09709", EQUAL),
         ("下降9.7%", "-9.7%", EQUAL),
@@ -77,6 +91,15 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         ("5 or 6", "5", UNDECIDED),
         ("not 5", "5", UNDECIDED),
         ("> 5", "5", UNDECIDED),
+        ("more than 5", "5", UNDECIDED),
+        ("at least 5", "5", UNDECIDED),
+        ("不少于5", "5", UNDECIDED),
+        ("5%以上", "5%", UNDECIDED),
+        # digits and minus signs in other scripts; "rounded down" is not a decrease
+        ("\uff15", "5", EQUAL),
+        ("\u0665\u0660", "50", EQUAL),
+        ("\u20105", "-5", EQUAL),
+        ("14.5, rounded down", "14.5", EQUAL),
         ("between 4 and 6", "5", UNDECIDED),
         ("five", "5", DIFFERENT),
         (":", "5", DIFFERENT),
@@ -221,3 +244,10 @@ def test_missing_candidate_or_gold():
     assert rule_verdict("5", "") is UNDECIDED
     assert rule_verdict("5", []) is UNDECIDED
     assert rule_verdict("5", ["", None]) is UNDECIDED  # type: ignore[list-item]
+
+
+def test_an_option_letter_with_another_options_text_is_not_equal():
+    options = {"A": "存货", "B": "厂房", "C": "商誉"}
+    assert rule_verdict("A. 厂房", "B", "choice", options) is UNDECIDED
+    assert rule_verdict("B. 厂房", "B", "choice", options) is EQUAL
+    assert rule_verdict("A. 厂房", "A", "choice", options) is not EQUAL

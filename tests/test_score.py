@@ -149,9 +149,11 @@ async def test_ground_truth_as_numpy_array_and_inferred_type():
 
 def test_bad_rows_name_the_record_and_field():
     with pytest.raises(ValueError, match=r"id='x9'.*ground_truth"):
-        compute_score_sync("finr1/finqa", response("5"), [], {"id": "x9"}, mode="never")
+        compute_score_sync("finr1/finqa", response("5"), [], {"id": "x9"}, mode="never", strict=True)
     with pytest.raises(ValueError, match=r"id='x9'.*extra_info.choices"):
-        compute_score_sync("finr1/finqa", response("5"), "5", {"id": "x9", "choices": "{A:"}, mode="never")
+        compute_score_sync(
+            "finr1/finqa", response("5"), "5", {"id": "x9", "choices": "{A:"}, mode="never", strict=True
+        )
 
 
 def test_settings_validation(monkeypatch):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 # judge: the reward, `finr1-data filter`, `finr1-eval --judge-*`, `finr1-recipe doctor`;
-# teacher: `finr1-data distill`; eval: the model under evaluation behind `finr1-eval --endpoint`.
+# teacher: `finr1-data distill`; eval: the model under evaluation behind `finr1-eval run --model-urls`.
 ROLES = ("judge", "teacher", "eval")
 
 

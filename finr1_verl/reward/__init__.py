@@ -9,9 +9,11 @@ verl entry point: ``reward.custom_reward_function.path=pkg://finr1_verl.reward.s
 from finr1_verl.reward.answer import extract_answer
 from finr1_verl.reward.format import check_format
 from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
+from finr1_verl.reward.inputs import ANSWER_TYPES, InputError
 from finr1_verl.reward.judge import AnswerJudge, JudgeError, JudgeResult, parse_verdict
 from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
 from finr1_verl.reward.score import (
+    INPUT_ERRORS,
     SCORE_KEYS,
     Assessment,
     RewardResult,
@@ -26,7 +28,10 @@ from finr1_verl.reward.score import (
 )
 
 __all__ = [
+    "ANSWER_TYPES",
     "GUARD_COUNTS",
+    "INPUT_ERRORS",
+    "InputError",
     "SCORE_KEYS",
     "AnswerJudge",
     "Assessment",

@@ -32,6 +32,8 @@ from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THI
 MAX_SCAN_CHARS = 16_384
 # A box longer than this is not a final answer (and would only cost time to match).
 MAX_BOX_CHARS = 2_048
+# Boxes nested deeper than this are not read further (each level rescans its body: bounded work).
+MAX_BOX_DEPTH = 3
 # Texts up to this length have their boxes memoised (memory <= _BOX_MEMO_SIZE x this, bounded).
 MEMO_CHARS = 1_024
 _BOX_MEMO_SIZE = 16_384
@@ -95,13 +97,13 @@ def boxed_values(text: str) -> list[str]:
     return list(_boxes(text[-MAX_SCAN_CHARS:])) if isinstance(text, str) else []
 
 
-def _boxes(text: str) -> tuple[str, ...]:
+def _boxes(text: str, depth: int = 0) -> tuple[str, ...]:
     if "\\boxed" not in text and "\\fbox" not in text:
         return ()
-    return _boxes_memo(text) if len(text) <= MEMO_CHARS else _scan_boxes(text)
+    return _boxes_memo(text, depth) if len(text) <= MEMO_CHARS else _scan_boxes(text, depth)
 
 
-def _scan_boxes(text: str) -> tuple[str, ...]:
+def _scan_boxes(text: str, depth: int = 0) -> tuple[str, ...]:
     pairs = _brace_pairs(text)
     values: list[str] = []
     covered_until = -1
@@ -114,12 +116,17 @@ def _scan_boxes(text: str) -> tuple[str, ...]:
         body = text[open_brace + 1 : close_brace]
         if len(body) > MAX_BOX_CHARS:
             continue
-        inner = _boxes(body)
+        inner = _boxes(body, depth + 1) if depth < MAX_BOX_DEPTH else ()
         values.append(inner[-1] if inner else _unwrap(body))
     return tuple(values)
 
 
 _boxes_memo = functools.lru_cache(maxsize=_BOX_MEMO_SIZE)(_scan_boxes)
+
+
+def clear_box_cache() -> None:
+    """Forget memoised boxes (to measure cold costs)."""
+    _boxes_memo.cache_clear()
 
 
 def last_boxed(text: str) -> str | None:

@@ -4,7 +4,7 @@ The rule (the format half of Fin-R1's reward, 1 point):
 
 * the response is ``<think>`` REASONING ``</think>`` ``<answer>`` ANSWER ``</answer>`` and nothing else;
 * each of the four tags occurs exactly once, in that order;
-* only whitespace (spaces, tabs, newlines) may stand before ``<think>``, between ``</think>`` and
+* only whitespace (spaces, tabs, newlines; a leading byte-order mark too) may stand before ``<think>``, between ``</think>`` and
   ``<answer>``, and after ``</answer>``;
 * REASONING and ANSWER each contain something other than whitespace.
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+# Some tokenizers' decoders keep a byte-order mark at the start of the text; it is not content.
+BYTE_ORDER_MARK = "\ufeff"
 
 
 def check_format(response: str, think_in_prompt: bool = False) -> bool:
@@ -40,7 +42,7 @@ def check_format(response: str, think_in_prompt: bool = False) -> bool:
         return False
     reasoning_start = think_start if think_in_prompt else think_start + len(THINK_OPEN)
     return (
-        not response[:think_start].strip()
+        not response[:think_start].lstrip(BYTE_ORDER_MARK).strip()
         and not response[think_end + len(THINK_CLOSE) : answer_start].strip()
         and not response[answer_end + len(ANSWER_CLOSE) :].strip()
         and bool(response[reasoning_start:think_end].strip())

@@ -1,7 +1,9 @@
 """The answer-equivalence judge: does a candidate final answer equal the reference? (Fin-R1's judge)
 
 Only the extracted final answer is sent — never the reasoning — whitespace-collapsed, capped in
-length and placed between delimiters that it cannot forge (delimiter tags inside it are removed).
+length and placed between delimiters that it cannot forge: it is folded exactly as the hack guard
+reads it (NFKC, invisible characters dropped, look-alikes mapped; its case kept), so a full-width or
+disguised tag becomes ASCII and is removed with every other tag (every data block loses its tags).
 The prompt (``prompts.JUDGE_*``, versioned) puts the criteria first and shows reference and
 candidate only; the question is optional and off by default, as Fin-R1 measured it to hurt.  The
 verdict must be exactly ``\\boxed{1}`` or ``\\boxed{0}``; with ``structured_output=True`` vLLM is told
@@ -20,9 +22,11 @@ from finr1_verl import prompts
 from finr1_verl.llm import LLMClient, LLMError
 from finr1_verl.llm.stats import Counters
 from finr1_verl.llm.types import REJECTED
+from finr1_verl.reward.normalise import fold
 
 UNPARSEABLE = "unparseable"
-_DELIMITER = re.compile(r"</?\s*(question|options|reference_answer|candidate_answer)\s*>", re.IGNORECASE)
+# Any tag-like text: the prompt's delimiters in any spacing, and every other tag a data block has no use for.
+_TAG = re.compile(r"<\s*/?\s*[a-z_|][^<>\n]{0,64}>", re.IGNORECASE)
 _VERDICT = re.compile(r"\\boxed\{([01])\}")
 
 
@@ -53,9 +57,15 @@ def is_verdict(text: str) -> bool:
 
 
 def as_data(text: str, max_chars: int) -> str:
-    """Text made safe to place between the prompt's delimiters: no delimiter tags, one line, capped."""
-    text = " ".join(_DELIMITER.sub(" ", text).split())
+    """Text made safe to place between the prompt's delimiters: no tags, one line, capped."""
+    text = " ".join(_TAG.sub(" ", text[: 4 * max_chars]).split())
     return text if len(text) <= max_chars else text[:max_chars] + " …[truncated]"
+
+
+def as_candidate(text: str, max_chars: int) -> str:
+    """The candidate's data block: :func:`as_data` of the text folded as the hack guard reads it
+    (:func:`~finr1_verl.reward.normalise.fold`, case kept), so the judge sees no letters that the guard did not."""
+    return as_data(fold(text[: 4 * max_chars], keep_case=True), max_chars)
 
 
 class AnswerJudge:
@@ -103,7 +113,7 @@ class AnswerJudge:
             question_block=question_block,
             options_block=options_block,
             reference=ref,
-            candidate=as_data(candidate, self.max_answer_chars),
+            candidate=as_candidate(candidate, self.max_answer_chars),
         )
         return [{"role": "system", "content": prompts.JUDGE_SYSTEM_PROMPT}, {"role": "user", "content": user}]
 

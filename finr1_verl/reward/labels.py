@@ -67,7 +67,8 @@ def canonical_label(text: str, id_labels: Mapping[str, str] | None = None) -> st
 def choice_letters(text: str, choices: Mapping[str, str] | None = None) -> frozenset[str] | None:
     """The set of option letters an answer names, or None when it does not name letters clearly.
 
-    Order: a letter followed by its own option's text ("E. A+B+C"); exactly one option's text
+    Order: a letter followed by its own option's text ("E. A+B+C"; followed by another option's text it
+    names no clear option: None); exactly one option's text
     (when ``choices`` are known and the answer is not a lone option letter); letters alone ("ABD",
     "A, B and D", "(A)(D)"); a leading letter ("D. text").  Letters outside ``choices`` are
     returned as they are: naming a missing option is a wrong answer.
@@ -78,8 +79,11 @@ def choice_letters(text: str, choices: Mapping[str, str] | None = None) -> froze
         return None
     valid = {str(key).upper() for key in choices} if choices else None
     leading = _LEADING_LETTER.match(value)
-    if leading and choices and _is_option_text(value[leading.end() - 1 :], choices.get(leading.group(1))):
-        return frozenset(leading.group(1))
+    if leading and choices and leading.group(1) in valid:
+        rest = value[leading.end() - 1 :]
+        named = [str(key).upper() for key, option in choices.items() if _is_option_text(rest, option)]
+        if named:  # "B. 厂房": the letter with its own text; "A. 厂房" names two options
+            return frozenset(leading.group(1)) if leading.group(1) in named else None
     lone_letter = _LETTER_GROUP.match(value)
     if choices and not (lone_letter and lone_letter.group(1).upper() in valid):
         wanted = normalize_text(value)

@@ -5,23 +5,30 @@ acceptable readings (FinQA/ConvFinQA rows carry the human answer and the execute
 when any reading is EQUAL, DIFFERENT only when every reading is DIFFERENT, UNDECIDED otherwise.
 A missing or empty candidate is DIFFERENT; an empty ground truth is UNDECIDED.
 
-Numbers (``numeric``) are EQUAL when, after reading percent signs, scale words and currency
-(:mod:`finr1_verl.reward.numbers`), they agree:
+Numbers (``numeric``) are compared after reading percent signs, scale words and currency
+(:mod:`finr1_verl.reward.numbers`) under one tolerance policy (:func:`compare_values`), built so
+that no fixed answer can match unrelated golds:
 
-* exactly, or within :data:`RELATIVE_TOLERANCE` (float noise in executed values);
-* within half a unit of the last digit of the less precisely written side (``60.94`` vs
-  ``60.9412``, ``14%`` vs ``0.14464``), or as its truncation when that side has at least
-  :data:`MIN_TRUNCATION_DIGITS` significant digits (ConvFinQA writes ``0.3076`` for 0.30769);
-* never when they differ by more than :data:`MAX_ROUNDING_GAP` of the larger magnitude, however
-  coarse the writing ("4" is not 4.3) - except that a percentage covers every value that rounds to
-  it: whole percents are the customary way to state a rate, so "4%" is 0.03621.
+* a zero is exact: "0", "0%", "0e9" or "0 billion" equal only zero;
+* otherwise EQUAL within :data:`RELATIVE_TOLERANCE` of the smaller magnitude (float noise in executed
+  values), or within half a unit of the last digit of the less precisely written side ("60.94" vs
+  "60.9412", "14%" vs "0.14464"), or as its truncation when that side has at least
+  :data:`MIN_TRUNCATION_DIGITS` significant digits (ConvFinQA writes "0.3076" for 0.30769);
+* a rounding gap is never wider than a fraction of the coarse side's own value:
+  :data:`MAX_ROUNDING_GAP`, or :data:`MAX_PERCENT_ROUNDING_GAP` for a percentage (whole percents are
+  the customary way to state a rate, so a gold "4%" is 0.03621); a candidate written more coarsely
+  than the gold keeps a rounding tolerance only with :data:`MIN_COARSE_CANDIDATE_DIGITS` significant
+  digits, trailing zeros not counted ("10" or "1.0" are one digit);
+* near misses are UNDECIDED, never EQUAL, so the judge decides them: a gap within one unit of the
+  coarse side's last digit that the rules above do not accept, and the same magnitude with the
+  opposite sign (ConvFinQA sometimes answers "decrease" questions with the magnitude).
 
 A percent sign justifies exactly one rescale: "14%" reads as 0.14 and, against a side written
-without a percent sign, also as the percent number 14; a bare number is never rescaled by 100.
-Signs matter: "10%" is not -0.09709.  (ConvFinQA sometimes answers "decrease" questions with the
-magnitude; its rows list the executed value as a second reading, so a signed answer still scores.)
-A number that matches only after dropping a scale word on one side ("1.5" vs "$1.5 billion"), or
-that matches in different currencies, is UNDECIDED: the units cannot be reconciled by rules.
+without a percent sign, also as the percent number 14 (under the same caps; near misses count in
+the written reading only); a bare number is never rescaled by 100.  A number that matches only after
+dropping a scale word on one side ("1.5" vs "$1.5 billion"), or that matches in different
+currencies, is UNDECIDED: the units cannot be reconciled by rules.  Bounds ("more than 5", "5%以上")
+are not numbers.
 
 Choices compare as sets of option letters; labels and yes/no answers by their canonical class
 (:mod:`finr1_verl.reward.labels`); text answers are EQUAL on a normalised exact match and otherwise
@@ -42,7 +49,12 @@ from finr1_verl.reward.numbers import Number, parse_number
 
 RELATIVE_TOLERANCE = 1e-4
 MAX_ROUNDING_GAP = 0.05
+# Whole percents are the customary way to state a rate: a percent may round over a wider gap (4% covers 0.035).
+MAX_PERCENT_ROUNDING_GAP = 0.125
 MIN_TRUNCATION_DIGITS = 3
+# A candidate rounded more coarsely than the gold must keep this many significant digits, trailing zeros not
+# counted ("7" or "10" for 7.2 or 9.6 is a near miss).
+MIN_COARSE_CANDIDATE_DIGITS = 2
 # Longer answers are not a final answer; rules leave them to the judge and the reward's guards.
 MAX_ANSWER_CHARS = 4_096
 _SCALE_STEPS = (1e3, 1e4, 1e6, 1e8, 1e9, 1e12)
@@ -145,6 +157,11 @@ def _memo_verdict(
     return _readings_verdict(candidate, readings, answer_type, dict(options) if options else None)
 
 
+def clear_verdict_cache() -> None:
+    """Forget memoised verdicts (to measure cold costs)."""
+    _memo_verdict.cache_clear()
+
+
 def _readings(ground_truth: str | Iterable[str] | None) -> list[str]:
     """Non-empty ground-truth readings from a string, a list/tuple or a numpy array of strings."""
     if ground_truth is None:
@@ -209,44 +226,82 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
 
 def compare_numbers(candidate: Number, gold: Number) -> Verdict:
     """The numeric verdict for two parsed numbers (see the module docstring)."""
-    c, g = (candidate.value, candidate.ulp, candidate.percent), (gold.value, gold.ulp, gold.percent)
-    readings = [(c, g)]
+    caps = (_rounding_cap(candidate, MIN_COARSE_CANDIDATE_DIGITS), _rounding_cap(gold, 0))
+    readings = [((candidate.value, candidate.ulp), (gold.value, gold.ulp))]
     if candidate.percent and not gold.percent:
-        readings.append(((c[0] * 100, c[1] * 100, True), g))
+        readings.append(((candidate.value * 100, candidate.ulp * 100), (gold.value, gold.ulp)))
     if gold.percent and not candidate.percent:
-        readings.append((c, (g[0] * 100, g[1] * 100, True)))
-    if any(numbers_close(*left, *right) for left, right in readings):
+        readings.append(((candidate.value, candidate.ulp), (gold.value * 100, gold.ulp * 100)))
+    verdicts = [compare_values(*left, *right, *caps) for left, right in readings]
+    if Verdict.EQUAL in verdicts:
         if candidate.currency and gold.currency and candidate.currency != gold.currency:
             return Verdict.UNDECIDED
         return Verdict.EQUAL
+    if verdicts[0] is Verdict.UNDECIDED:  # near misses count in the written reading only
+        return Verdict.UNDECIDED
+    c, g = (candidate.value, candidate.ulp), (gold.value, gold.ulp)
     if candidate.scale != gold.scale and any(
-        numbers_close(c[0], c[1], False, g[0] * step, g[1] * step, False)
-        or numbers_close(c[0] * step, c[1] * step, False, g[0], g[1], False)
+        compare_values(c[0], c[1], g[0] * step, g[1] * step) is Verdict.EQUAL
+        or compare_values(c[0] * step, c[1] * step, g[0], g[1]) is Verdict.EQUAL
         for step in _SCALE_STEPS
     ):
         return Verdict.UNDECIDED
     return Verdict.DIFFERENT
 
 
-def numbers_close(a: float, a_ulp: float, a_percent: bool, b: float, b_ulp: float, b_percent: bool) -> bool:
-    """True when ``a`` and ``b`` are the same number as written (tolerances in the module docstring)."""
+def compare_values(
+    a: float,
+    a_ulp: float,
+    b: float,
+    b_ulp: float,
+    a_cap: float = MAX_ROUNDING_GAP,
+    b_cap: float = MAX_ROUNDING_GAP,
+) -> Verdict:
+    """EQUAL / UNDECIDED (a near miss) / DIFFERENT for two written values and their last-digit units.
+
+    The tolerance policy of the module docstring: a zero is exact; a rounding or truncation gap is
+    accepted only up to :data:`MAX_ROUNDING_GAP` of the coarser side's own value; a gap within one unit
+    of the coarser side's last digit that is not accepted, or the same magnitude with the opposite
+    sign, is a near miss left to the judge.
+    """
     if a == b:
-        return True
+        return Verdict.EQUAL
     if a * b < 0:
-        return False
-    gap, size = abs(a - b), max(abs(a), abs(b))
-    if gap <= RELATIVE_TOLERANCE * size:
-        return True
+        magnitudes = compare_values(abs(a), a_ulp, abs(b), b_ulp, a_cap, b_cap)
+        return Verdict.DIFFERENT if magnitudes is Verdict.DIFFERENT else Verdict.UNDECIDED
+    gap = abs(a - b)
+    if gap <= RELATIVE_TOLERANCE * min(abs(a), abs(b)):
+        return Verdict.EQUAL
     if a_ulp >= b_ulp:
-        coarse, ulp, coarse_percent, fine = a, a_ulp, a_percent, b
+        coarse, ulp, fine, cap = a, a_ulp, b, a_cap
     else:
-        coarse, ulp, coarse_percent, fine = b, b_ulp, b_percent, a
-    if gap > MAX_ROUNDING_GAP * size and not coarse_percent:
-        return False
-    if gap <= ulp / 2 * (1 + 1e-9):
-        return True
-    truncated = 0 <= abs(fine) - abs(coarse) < ulp and gap <= MAX_ROUNDING_GAP * size
-    return truncated and _significant_digits(coarse, ulp) >= MIN_TRUNCATION_DIGITS
+        coarse, ulp, fine, cap = b, b_ulp, a, b_cap
+    if gap <= cap * abs(coarse):
+        if gap <= ulp / 2 * (1 + 1e-9):
+            return Verdict.EQUAL
+        truncated = 0 <= abs(fine) - abs(coarse) < ulp
+        if truncated and _significant_digits(coarse, ulp) >= MIN_TRUNCATION_DIGITS:
+            return Verdict.EQUAL
+    return Verdict.UNDECIDED if gap <= ulp * (1 + 1e-9) else Verdict.DIFFERENT
+
+
+def _rounding_cap(number: Number, min_digits: int) -> float:
+    """The largest gap, as a fraction of its own value, that ``number``'s rounding may cover."""
+    if min_digits and _informative_digits(number.value, number.ulp) < min_digits:
+        return 0.0
+    return MAX_PERCENT_ROUNDING_GAP if number.percent else MAX_ROUNDING_GAP
+
+
+def _informative_digits(value: float, ulp: float) -> int:
+    """Significant digits without trailing zeros ("10", "1.0" and "1e3" have one)."""
+    if ulp <= 0 or not math.isfinite(value / ulp):
+        return 99
+    units = round(abs(value) / ulp)
+    if units == 0:
+        return 0
+    while units % 10 == 0:
+        units //= 10
+    return len(str(units))
 
 
 def _significant_digits(value: float, ulp: float) -> int:

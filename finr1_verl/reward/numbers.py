@@ -9,7 +9,7 @@ comparison ("> 5") or anything over :data:`MAX_NUMBER_CHARS` characters.
 
 Decorations understood: thousands separators, ``(1,234)`` as negative, unicode minus, currency
 signs and words ($ € ¥ £ 元 美元 人民币 USD RMB …), ``%``/percent/``\\%``/percentage points/百分之,
-basis points (bp, bps, 基点), scale words (thousand/million/billion/trillion, k/m/mn/bn, 千/万/
+basis points (bp, bps, 基点), permille (‰, 千分之), scale words (thousand/million/billion/trillion, k/m/mn/bn, 千/万/
 百万/千万/亿/万亿), scientific notation (``1.2e5``, ``1.2 \\times 10^{5}``), simple fractions (``a/b``,
 ``\\frac{a}{b}``), minus words (negative/minus/负) and words of direction (decrease/decline/
 下降/减少 make an unsigned number negative).  Other words ("shares", "years") are ignored.
@@ -20,8 +20,9 @@ from __future__ import annotations
 import functools
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from finr1_verl.reward.normalise import fold
 
 MAX_NUMBER_CHARS = 256
 
@@ -41,16 +42,26 @@ _CURRENCIES = {
 }  # fmt: skip
 _PERCENT_WORDS = {"%", "percent", "pct", "percentage", "百分之", "个百分点", "百分点", "pp"}
 _BASIS_POINT_WORDS = {"bp", "bps", "basis", "基点"}
+_PERMILLE_WORDS = {"‰", "permille", "千分之"}
 _DECREASE_WORDS = {
     "decrease", "decreased", "decline", "declined", "drop", "dropped", "fell", "fall", "down", "lower",
     "reduction", "下降", "减少", "下跌", "降低",
 }  # fmt: skip
 _MINUS_WORDS = {"negative", "minus", "负"}
 _NEGATIONS = {"not", "no", "never", "neither", "nor", "isn't", "不", "非", "没有", "不是"}
+# Bounds, not values: "more than 5" or "5%以上" is not the number 5.
+_COMPARISONS = {
+    "more", "less", "least", "most", "over", "above", "below", "under", "exceed", "exceeds",
+    "exceeding", "greater", "fewer", "beyond", "within", "超过", "至少", "最多", "以上", "以下",
+    "大于", "小于", "高于", "低于", "多于", "少于", "逾", "不到",
+}  # fmt: skip
+# "rounded down"/"round up" describe the rounding, not a direction of change.
+_ROUNDING = {"round", "rounded", "rounding"}
 _REFUSED_SYMBOLS = set("<>≤≥±^[]|&=≠/\\@")
 # Longest first, so "万亿元" splits as 万亿 + 元.
 _CJK_WORDS = sorted(
-    [w for w in (*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_DECREASE_WORDS, *_MINUS_WORDS, *_NEGATIONS)
+    [w for w in (*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_PERMILLE_WORDS, *_DECREASE_WORDS, *_MINUS_WORDS,
+                 *_NEGATIONS, *_COMPARISONS)
      if w and "\u4e00" <= w[0] <= "\u9fff"],
     key=len,
     reverse=True,
@@ -88,13 +99,13 @@ class Number:
 
 
 def _clean(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).replace("\u2212", "-").replace("\u2013", "-")
+    text = fold(text)
     text = text.replace("\\$", " usd ").replace("\\%", "%").replace("{,}", ",")
     text = _LATEX_WRAPPER.sub(r" \1 ", text)
     text = _LATEX_FRAC.sub(r"(\1)/(\2)", text)
     text = _CURRENCY_DOLLAR.sub(" usd ", text)
     text = _LATEX_DROP.sub(" ", text).replace("$", " ").replace("{", " ").replace("}", " ").replace("~", " ")
-    return text.lower().strip()
+    return text.strip()
 
 
 def _words(text: str) -> list[str]:
@@ -187,28 +198,33 @@ def _parse(text: str) -> Number | None:
 def _decorate(value: float, ulp: float, before: list[str], after: list[str]) -> Number | None:
     """Apply the words around the numeral: sign, percent, basis points, scale, currency."""
     words = before + after
-    if any(w in _NEGATIONS or w in _REFUSED_SYMBOLS for w in words):
+    if any(w in _NEGATIONS or w in _REFUSED_SYMBOLS or w in _COMPARISONS for w in words):
         return None
     percent = any(w in _PERCENT_WORDS for w in words) or ("per" in words and "cent" in words)
     basis_points = any(w in _BASIS_POINT_WORDS for w in words)
+    permille = any(w in _PERMILLE_WORDS for w in words)
     currencies = {_CURRENCIES[w] for w in words if w in _CURRENCIES}
-    if len(currencies) > 1 or (percent and basis_points):
+    if len(currencies) > 1 or percent + basis_points + permille > 1:
         return None
     negative = (
         "-" in before
         or ("(" in before and ")" in after)
         or any(w in _MINUS_WORDS for w in before)
-        or any(w in _DECREASE_WORDS for w in words)
+        or any(
+            w in _DECREASE_WORDS and (i == 0 or words[i - 1] not in _ROUNDING) for i, w in enumerate(words)
+        )
     )
     scale = math.prod((_SCALES[w] for w in after if w in _SCALES), start=1.0)
-    factor = scale * (0.01 if percent else 1.0) * (1e-4 if basis_points else 1.0)
+    factor = (
+        scale * (0.01 if percent else 1.0) * (1e-4 if basis_points else 1.0) * (1e-3 if permille else 1.0)
+    )
     value, ulp = value * factor, ulp * factor
     if not math.isfinite(value) or not math.isfinite(ulp):
         return None
     return Number(
         value=-value if negative else value,
         ulp=ulp,
-        percent=percent or basis_points,
+        percent=percent or basis_points,  # permille: no percent-number reading
         scale=scale,
         currency=currencies.pop() if currencies else None,
     )

@@ -14,7 +14,9 @@ UNDECIDED), ``always`` (judge every found, unguarded answer, as Fin-R1 did), ``n
 
 A judge that fails after its retries never crashes a step: accuracy falls back to the rule verdict
 (UNDECIDED counts 0), ``judge_error`` is 1 and a rate-limited warning is logged; ``strict=True``
-raises instead.  Every sample returns the same keys (:data:`SCORE_KEYS`), all floats, so verl logs
+raises instead.  An unusable row or response (:mod:`finr1_verl.reward.inputs`) raises a clear error
+naming the row and the field with ``strict=True``; otherwise it scores 0 with ``input_error`` = 1 and
+is counted by field in :data:`INPUT_ERRORS`.  Every sample returns the same keys (:data:`SCORE_KEYS`), all floats, so verl logs
 them as metrics.  Clients and judges are built once per settings and reused by every call.
 """
 
@@ -32,11 +34,15 @@ from typing import Any
 
 from finr1_verl.llm import LLMClient, parse_endpoints, run_sync
 from finr1_verl.llm.slicer import LoopSlicer
-from finr1_verl.reward.answer import answer_span, final_answer
+from finr1_verl.llm.stats import Counters
+from finr1_verl.reward import inputs
+from finr1_verl.reward.answer import answer_span, clear_box_cache, final_answer
 from finr1_verl.reward.format import check_format
-from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
+from finr1_verl.reward.guard import GUARD_COUNTS, clear_guard_cache, hack_reason
+from finr1_verl.reward.inputs import InputError
 from finr1_verl.reward.judge import AnswerJudge, JudgeError
-from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
+from finr1_verl.reward.match import Verdict, clear_verdict_cache, infer_answer_type, rule_verdict
+from finr1_verl.reward.numbers import clear_number_cache
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,8 @@ RULE_CODES = {Verdict.EQUAL: 1.0, Verdict.DIFFERENT: 0.0, Verdict.UNDECIDED: -1.
 # Passed by verl itself; anything else unknown in reward_kwargs is a likely typo and is warned about.
 VERL_KWARGS = ("reward_router_address", "reward_model_tokenizer")
 WARN_INTERVAL_S = 60.0
+# Process-wide count of unusable inputs scored 0 (non-strict), by field (the per-sample metric is ``input_error``).
+INPUT_ERRORS = Counters(inputs.FIELDS)
 _SLICER = LoopSlicer()
 
 
@@ -126,6 +134,7 @@ class RewardResult:
     judge_equal: float = 0.0  # the judge said "equivalent"
     judge_disagree: float = 0.0  # judge and a decided rule verdict disagree (hacking signal)
     rule_verdict: float = -1.0  # 1 equal, 0 different, -1 undecided or not computed
+    input_error: float = 0.0  # the row or response was unusable and scored 0 (counted in INPUT_ERRORS)
 
     def as_dict(self) -> dict[str, float]:
         return {key: float(getattr(self, key)) for key in SCORE_KEYS}
@@ -145,43 +154,47 @@ class Sample:
 
 
 def read_sample(data_source: str, ground_truth: Any, extra_info: Mapping[str, Any] | None) -> Sample:
-    """Ground-truth readings and answer facts of a row; a clear error names the row and the field."""
+    """Ground-truth readings and answer facts of a row, coerced to strings (:mod:`finr1_verl.reward.inputs`).
+
+    Raises :class:`~finr1_verl.reward.inputs.InputError` (a ``ValueError``) naming the row and the field
+    when a field is unusable.
+    """
+    if extra_info is not None and not isinstance(extra_info, Mapping):
+        raise InputError(
+            "extra_info",
+            f"data_source={data_source!r}: extra_info must be a mapping, got {type(extra_info).__name__}",
+        )
     extra = dict(extra_info or {})
-    items = (
-        [ground_truth]
-        if isinstance(ground_truth, str)
-        else list(ground_truth if ground_truth is not None else [])
-    )
-    readings = tuple(text for text in (str(x).strip() for x in items if x is not None) if text)
-    if not readings:
-        raise ValueError(
-            f"{_where(data_source, extra)}: reward_model.ground_truth is empty ({ground_truth!r})"
-        )
-    choices = extra.get("choices") or None
-    if isinstance(choices, str):
+    try:
+        readings = inputs.readings(ground_truth)
+        if not readings:
+            raise InputError("ground_truth", f"reward_model.ground_truth is empty ({ground_truth!r})")
+        choices = _choices(extra.get("choices"))
+        answer_type = inputs.answer_type(extra.get("answer_type")) or infer_answer_type(readings[0])
+        question = inputs.optional_text(extra.get("question"), "question")
+    except InputError as err:
+        raise InputError(err.field, f"{_where(data_source, extra)}: {err}") from err
+    return Sample(readings, answer_type, choices, question)
+
+
+def _choices(value: Any) -> dict[str, str] | None:
+    """``extra_info.choices`` (a mapping or its JSON text) as a fresh dict of strings; None when empty."""
+    if isinstance(value, (str, bytes)):
         try:
-            choices = _choices_from_json(choices)
+            value = _parse_json(inputs.as_text(value, "choices"))
         except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{_where(data_source, extra)}: extra_info.choices is not a JSON object: {exc}"
-            ) from exc
-    if choices is not None and not isinstance(choices, Mapping):
-        raise ValueError(
-            f"{_where(data_source, extra)}: extra_info.choices must map option labels to texts, "
-            f"got {type(choices).__name__}"
+            raise InputError("choices", f"extra_info.choices is not a JSON object: {exc}") from exc
+    if value is None or (isinstance(value, Mapping) and not value):
+        return None
+    if not isinstance(value, Mapping):
+        raise InputError(
+            "choices", f"extra_info.choices must map option labels to texts, got {type(value).__name__}"
         )
-    answer_type = extra.get("answer_type") or infer_answer_type(readings[0])
-    return Sample(readings, str(answer_type), choices, extra.get("question") or None)
+    return {inputs.as_text(key, "choices"): inputs.as_text(text, "choices") for key, text in value.items()}
 
 
 def _where(data_source: str, extra: Mapping[str, Any]) -> str:
     return f"data_source={data_source!r} id={extra.get('id', extra.get('index', '?'))!r}"
-
-
-def _choices_from_json(text: str) -> Any:
-    """The parsed ``extra_info.choices`` string: a fresh copy of a memoised parse (a row's samples share it)."""
-    parsed = _parse_json(text)
-    return dict(parsed) if isinstance(parsed, dict) else parsed
 
 
 @functools.lru_cache(maxsize=4096)
@@ -202,6 +215,14 @@ class Assessment:
     judge_error: str | None = None  # the judge's error kind after its retries
 
 
+def clear_rule_caches() -> None:
+    """Forget every memoised rule result (boxes, guard reasons, parses, verdicts), to measure cold costs."""
+    clear_box_cache()
+    clear_guard_cache()
+    clear_number_cache()
+    clear_verdict_cache()
+
+
 def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> Assessment:
     """Everything but the judge: format, answer, guard and rule verdict (pure CPU work)."""
     think_in_prompt = settings.think_in_prompt
@@ -212,7 +233,13 @@ def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> 
     if answer is None:
         return Assessment(result)
     reason = hack_reason(
-        solution_str, span, answer, answer_type=sample.answer_type, max_answer_chars=settings.max_answer_chars
+        solution_str,
+        span,
+        answer,
+        answer_type=sample.answer_type,
+        max_answer_chars=settings.max_answer_chars,
+        golds=sample.readings,
+        choices=sample.choices,
     )
     if reason is not None:
         GUARD_COUNTS.add(reason)
@@ -292,7 +319,16 @@ async def compute_score(
 
 def _prepare(data_source, solution_str, ground_truth, extra_info, kwargs):
     settings = settings_for(kwargs)
-    sample = read_sample(data_source, ground_truth, extra_info)
+    try:
+        sample = read_sample(data_source, ground_truth, extra_info)
+        if not isinstance(solution_str, str):
+            solution_str = inputs.as_text(solution_str, "response") if solution_str is not None else ""
+    except InputError as err:
+        if settings.strict:
+            raise
+        INPUT_ERRORS.add(err.field)
+        _warn_input_error(err)
+        return settings, None, Assessment(RewardResult(input_error=1.0))
     return settings, sample, assess_rules(solution_str, sample, settings)
 
 
@@ -420,6 +456,12 @@ class _FailureStreak:
 
 
 _JUDGE_FAILURE_STREAK = _FailureStreak()
+def _warn_input_error(err: InputError) -> None:
+    with _warn_lock:
+        first = f"input:{err.field}" not in _warned_keys
+        _warned_keys.add(f"input:{err.field}")
+    if first:
+        logger.warning("unusable reward input scored 0 (input_error=1; counted in INPUT_ERRORS): %s", err)
 
 
 def _warn_unknown(keys: set[str]) -> None:

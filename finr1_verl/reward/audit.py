@@ -1,0 +1,273 @@
+"""``finr1-reward-audit``: check that the reward has no universal keys and no soft spots on a data set.
+
+Run it on the RL parquet you are about to train on (the rows ``finr1-data prepare`` writes)::
+
+    finr1-reward-audit rl/train.parquet [--pairs 200] [--judge-urls URL --judge-model NAME]
+
+Checks, each a row of the printed table:
+
+* ``own_gold`` - every row's own gold, boxed in a well-formed response, scores 2.0;
+* ``pairs`` - every row's gold against ``--pairs`` golds of other rows: never EQUAL unless the two
+  are related in value, label, letters or text (:func:`~finr1_verl.reward.keys.related`);
+* ``universal_keys`` - fixed answers from a grammar of numbers, signs, exponents, scale words,
+  units, percent/permille/bps, letters and labels, then an evolutionary search, scored on
+  ``--key-rows`` sampled rows; the best are re-scored through the whole rule path on every row, and
+  any that hits more than :data:`~finr1_verl.reward.keys.KEY_THRESHOLD` of unrelated golds is a key;
+* ``hack_corpus`` - the attack corpus (:mod:`finr1_verl.reward.corpus`) written around each answer
+  type's wrong answers in the data: how many attacks would reach the judge past the guard (reported,
+  not failed: the judge decides them; the calibration below shows how it treats such answers);
+* ``judge`` (with ``--judge-urls`` and ``--judge-model``) - labelled pairs built from the data's own
+  readings (:mod:`finr1_verl.reward.calibrate`): false-accept and false-reject rates, agreement with
+  the rules where they decide, latency percentiles.
+
+Exit status: 0 when every check passes; 1 when a universal key was found; 2 when another check
+failed (an own gold not scoring 2.0, an unrelated pair called EQUAL, an unusable row, a judge above
+``--max-judge-error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from finr1_verl.llm import LLMClient
+from finr1_verl.reward.calibrate import Calibration, calibrate, labelled_pairs
+from finr1_verl.reward.corpus import BASE_ATTACKS, OBFUSCATIONS, PLACEMENTS
+from finr1_verl.reward.inputs import InputError
+from finr1_verl.reward.judge import AnswerJudge
+from finr1_verl.reward.keys import KEY_THRESHOLD, Key, evolve, grammar, related, score_answers, unrelated_hits
+from finr1_verl.reward.match import Verdict, rule_verdict
+from finr1_verl.reward.score import Sample, ScoreSettings, assess_rules, read_sample
+
+EXIT_KEY, EXIT_CHECK = 1, 2
+
+
+@dataclass
+class Check:
+    name: str
+    checked: int
+    failed: int
+    detail: str = ""
+    examples: list[str] = field(default_factory=list)
+    informational: bool = False  # reported, never fails the audit
+
+    @property
+    def passed(self) -> bool:
+        return self.informational or self.failed == 0
+
+
+def load_samples(paths: Sequence[Path]) -> tuple[list[Sample], Check]:
+    """Every row of the parquet files as a scoring sample; unusable rows are the failures of the check."""
+    samples, errors = [], []
+    for path in paths:
+        for number, row in enumerate(pq.read_table(path).to_pylist()):
+            try:
+                reward_model = row.get("reward_model") or {}
+                samples.append(
+                    read_sample(
+                        row.get("data_source", "?"), reward_model.get("ground_truth"), row.get("extra_info")
+                    )
+                )
+            except InputError as err:
+                errors.append(f"{path}:{number}: {err}")
+    return samples, Check("rows", len(samples) + len(errors), len(errors), "unusable rows", errors[:5])
+
+
+def _response(answer: str) -> str:
+    body = answer if "{" in answer or "}" in answer else f"\\boxed{{{answer}}}"
+    return f"<think>\nI computed it.\n</think>\n<answer>\n{body}\n</answer>"
+
+
+def check_own_gold(samples: Sequence[Sample], progress) -> Check:
+    settings = ScoreSettings(mode="never")
+    failures = []
+    for sample in progress(samples, "own gold"):
+        assessment = assess_rules(_response(sample.readings[0]), sample, settings)
+        result = assessment.result
+        if result.format + result.acc != 2.0:
+            failures.append(
+                f"{sample.readings[0]!r} ({sample.answer_type}): guard={assessment.guard} verdict={assessment.verdict}"
+            )
+    return Check("own_gold", len(samples), len(failures), "own gold scores 2.0", failures[:5])
+
+
+def check_pairs(samples: Sequence[Sample], pairs: int, rng: random.Random, progress) -> Check:
+    failures, checked = [], 0
+    for index, sample in enumerate(progress(samples, "gold pairs")):
+        others = rng.sample(range(len(samples)), min(pairs + 1, len(samples)))
+        for other in others:
+            if other == index:
+                continue
+            candidate = samples[other].readings[0]
+            checked += 1
+            verdict = rule_verdict(candidate, sample.readings, sample.answer_type, sample.choices)
+            if verdict is Verdict.EQUAL and not related(candidate, sample):
+                failures.append(f"{candidate!r} EQUAL to {sample.readings!r}")
+    return Check("pairs", checked, len(failures), "unrelated golds called EQUAL", failures[:5])
+
+
+def search_keys(
+    samples: Sequence[Sample], key_rows: int, generations: int, rng: random.Random, progress
+) -> tuple[Check, list[Key]]:
+    sampled = rng.sample(list(samples), min(key_rows, len(samples)))
+    found = score_answers(grammar(), sampled, progress=lambda items: progress(items, "key grammar"))
+    found = evolve(
+        sampled, found, generations=generations, rng=rng, progress=lambda items: progress(items, "key search")
+    )
+    top = [key for key in found[:20] if key.hits] or found[:3]
+    confirmed = [Key(key.answer, unrelated_hits(key.answer, samples, full=True), len(samples)) for key in top]
+    confirmed.sort(key=lambda key: -key.hits)
+    keys = [key for key in confirmed if key.rate > KEY_THRESHOLD]
+    best = confirmed[0] if confirmed else Key("", 0, len(samples))
+    detail = f"{len(found)} answers tried; best {best.answer!r} hits {best.rate:.3%} of unrelated golds"
+    examples = [f"{key.answer!r}: {key.rate:.2%}" for key in keys]
+    return Check("universal_keys", len(found), len(keys), detail, examples), keys
+
+
+def check_hack_corpus(samples: Sequence[Sample], rng: random.Random, progress) -> Check:
+    """Attacks around each answer type's wrong answers in the data; failures = attacks that reach the judge."""
+    settings = ScoreSettings(mode="always", judge_urls=("http://unused",), judge_model="unused")
+    by_type: dict[str, list[Sample]] = {}
+    for sample in samples:
+        by_type.setdefault(sample.answer_type, []).append(sample)
+    reached: Counter[str] = Counter()
+    checked = 0
+    for typed in progress(list(by_type.values()), "hack corpus"):
+        for sample in rng.sample(typed, min(3, len(typed))):
+            wrong = next(
+                (
+                    s.readings[0]
+                    for s in rng.sample(typed, min(20, len(typed)))
+                    if not related(s.readings[0], sample)
+                ),
+                "0",
+            )
+            for base, texts in BASE_ATTACKS.items():
+                for template in texts:
+                    text = template.format(w=wrong, v=wrong, g=sample.readings[0])
+                    for apply in OBFUSCATIONS.values():
+                        for placement in PLACEMENTS:
+                            answer = (
+                                apply(text) if placement == "outside_box" else f"\\boxed{{{apply(text)}}}"
+                            )
+                            checked += 1
+                            response = f"<think>\nr\n</think>\n<answer>\n{answer}\n</answer>"
+                            if assess_rules(response, sample, settings).needs_judge:
+                                reached[f"{sample.answer_type}:{base}"] += 1
+    examples = [f"{name} x{count}" for name, count in reached.most_common(5)]
+    detail = "attacks reaching the judge past the guard (reported: the judge decides them)"
+    return Check("hack_corpus", checked, sum(reached.values()), detail, examples, informational=True)
+
+
+def check_judge(
+    samples: Sequence[Sample], args: argparse.Namespace, rng: random.Random
+) -> tuple[Check, Calibration]:
+    pairs = labelled_pairs(samples, args.judge_pairs, rng)
+
+    async def run() -> Calibration:
+        client = LLMClient(
+            args.judge_urls, args.judge_model, api_key=args.api_key, timeout_s=args.judge_timeout
+        )
+        try:
+            return await calibrate(AnswerJudge(client), pairs)
+        finally:
+            await client.aclose()
+
+    result = asyncio.run(run())
+    worst = max(result.false_accept, result.false_reject)
+    latency = ", ".join(f"{name} {value:.0f} ms" for name, value in result.latency_ms.items())
+    detail = (
+        f"false accept {result.false_accept:.1%}, false reject {result.false_reject:.1%}, agreement with rules "
+        f"{result.rule_agreement:.1%} of {result.rule_decided}, errors {result.errors}; latency {latency}"
+    )
+    failed = int(worst > args.max_judge_error) + result.errors
+    return Check("judge", result.pairs, failed, detail), result
+
+
+def print_table(checks: Iterable[Check], out=None) -> None:
+    out = out or sys.stdout
+    print(f"{'check':16} {'checked':>9} {'failed':>7}  {'result':6}  detail", file=out)
+    for check in checks:
+        status = "info" if check.informational else "ok" if check.passed else "FAIL"
+        print(f"{check.name:16} {check.checked:9d} {check.failed:7d}  {status:6}  {check.detail}", file=out)
+        for example in check.examples:
+            print(f"{'':16}   - {example}", file=out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="finr1-reward-audit", description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "parquet", nargs="+", type=Path, help="RL parquet file(s) written by finr1-data prepare"
+    )
+    parser.add_argument("--pairs", type=int, default=200, help="other rows' golds checked against each gold")
+    parser.add_argument("--key-rows", type=int, default=300, help="rows sampled for the universal-key search")
+    parser.add_argument("--generations", type=int, default=20, help="rounds of the evolutionary key search")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--judge-urls", help="OpenAI-compatible base URL(s) of the judge to calibrate, comma-separated")
+    parser.add_argument("--judge-model", help="the judge's model name")
+    parser.add_argument(
+        "--api-key", default=None, help="judge API key (default $FINR1_JUDGE_API_KEY / $OPENAI_API_KEY)"
+    )
+    parser.add_argument("--judge-pairs", type=int, default=200, help="labelled pairs sent to the judge")
+    parser.add_argument("--judge-timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--max-judge-error", type=float, default=0.05, help="largest false-accept/reject rate that passes"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if bool(args.judge_urls) != bool(args.judge_model):
+        build_parser().error("--judge-urls and --judge-model go together")
+    for path in args.parquet:
+        if not path.is_file():
+            build_parser().error(f"{path}: no such parquet file")
+
+    def progress(items, label: str):
+        return tqdm(items, desc=label, disable=args.no_progress, leave=False, file=sys.stderr)
+
+    rng = random.Random(args.seed)
+    samples, rows = load_samples(args.parquet)
+    if not samples:
+        print_table([rows])
+        return EXIT_CHECK
+    key_check, keys = search_keys(samples, args.key_rows, args.generations, rng, progress)
+    checks = [
+        rows,
+        check_own_gold(samples, progress),
+        check_pairs(samples, args.pairs, rng, progress),
+        key_check,
+        check_hack_corpus(samples, rng, progress),
+    ]
+    calibration = None
+    if args.judge_urls:
+        judge_check, calibration = check_judge(samples, args, rng)
+        checks.append(judge_check)
+    print_table(checks)
+    if args.json:
+        report = {
+            "checks": [asdict(check) | {"passed": check.passed} for check in checks],
+            "universal_keys": [asdict(key) for key in keys],
+            "judge": asdict(calibration) if calibration else None,
+        }
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    if keys:
+        return EXIT_KEY
+    return 0 if all(check.passed for check in checks) else EXIT_CHECK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

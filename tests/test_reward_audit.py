@@ -1,0 +1,112 @@
+"""``finr1-reward-audit`` on the shipped samples and on the real data (with a loopback judge to calibrate)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from finr1_verl.data.cli import main as data_main
+from finr1_verl.data.samples import SPEC
+from finr1_verl.reward import audit, keys
+from finr1_verl.reward.match import Verdict, rule_verdict
+from tests.fixtures.answer.real_rows import prepare_real_rows
+from tests.support.fake_openai import Reply
+from tests.support.shared_data import shared_path
+
+FAST = ["--pairs", "20", "--key-rows", "120", "--generations", "5", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def sample_parquets(tmp_path_factory) -> list[Path]:
+    out = tmp_path_factory.mktemp("samples")
+    assert data_main(["prepare", "--spec", str(SPEC), "--out", str(out), "--no-progress"]) == 0
+    paths = sorted(out.glob("sources/*/rl.parquet"))
+    assert len(paths) >= 10
+    return paths
+
+
+@pytest.fixture(scope="module")
+def real_parquets(tmp_path_factory) -> list[Path]:
+    return prepare_real_rows(shared_path(), tmp_path_factory.mktemp("real"))
+
+
+def test_every_shipped_sample_passes(sample_parquets, tmp_path, capsys):
+    for path in sample_parquets:
+        report = tmp_path / f"{path.parent.name}.json"
+        assert audit.main([str(path), *FAST, "--json", str(report)]) == 0, capsys.readouterr().out
+        checks = {check["name"]: check for check in json.loads(report.read_text())["checks"]}
+        assert checks["own_gold"]["failed"] == 0 and checks["own_gold"]["checked"] > 0
+        assert checks["universal_keys"]["failed"] == 0 and checks["universal_keys"]["checked"] > 3000
+
+
+def rules_judge(body: dict) -> Reply:
+    """A loopback judge that decides by the rules, from what the prompt shows (UNDECIDED counts as different)."""
+    user = body["messages"][-1]["content"]
+    reference = user.split("<reference_answer>\n")[1].split("\n</reference_answer>")[0]
+    readings = [
+        reference.split("\n")[0],
+        *(line[len("(equivalently: ") : -1] for line in reference.split("\n")[1:]),
+    ]
+    candidate = user.split("<candidate_answer>\n")[1].split("\n</candidate_answer>")[0]
+    options = {}
+    if "<options>" in user:
+        block = user.split("<options>\n")[1].split("\n</options>")[0]
+        options = dict(line.split(". ", 1) for line in block.split("\n") if ". " in line)
+    answer_type = None
+    if options and readings[0] in options:
+        answer_type = "choice" if readings[0].isalpha() and readings[0].isupper() else "label"
+    if answer_type == "choice":
+        candidate = candidate[:1].upper() + candidate[1:]  # the candidate block is case-folded
+    equal = rule_verdict(candidate, readings, answer_type, options or None) is Verdict.EQUAL
+    return Reply(content="\\boxed{1}" if equal else "\\boxed{0}")
+
+
+def test_real_data_passes_with_a_calibrated_judge(real_parquets, fake_openai, tmp_path, capsys):
+    fake_openai.responder = rules_judge
+    report = tmp_path / "audit.json"
+    args = [*map(str, real_parquets), *FAST, "--json", str(report)]
+    args += ["--judge-urls", fake_openai.base_url, "--judge-model", "rules", "--judge-pairs", "300"]
+    status = audit.main(args)
+    out = capsys.readouterr().out
+    print(out)
+    assert status == 0, out
+    result = json.loads(report.read_text())
+    checks = {check["name"]: check for check in result["checks"]}
+    assert checks["rows"]["checked"] > 13_000 and checks["pairs"]["checked"] > 200_000
+    assert result["universal_keys"] == []
+    judge = result["judge"]
+    assert judge["pairs"] == 300 and judge["errors"] == 0
+    assert judge["false_accept"] <= 0.05 and judge["false_reject"] <= 0.05 and judge["rule_agreement"] >= 0.95
+    assert set(judge["latency_ms"]) == {"p50", "p90", "p99"}
+    assert len(fake_openai.requests) >= 200  # identical pairs are asked once (the client caches)
+
+
+def test_a_universal_key_fails_the_audit(sample_parquets, monkeypatch, capsys):
+    """With relatedness switched off every label and letter answer hits "unrelated" golds: exit 1."""
+    monkeypatch.setattr(keys, "related", lambda answer, sample: False)
+    tfns = next(path for path in sample_parquets if path.parent.name == "tfns")
+    assert audit.main([str(tfns), *FAST]) == audit.EXIT_KEY
+    assert "universal_keys" in capsys.readouterr().out
+
+
+def test_console_script_runs(sample_parquets):
+    result = subprocess.run(
+        [sys.executable, "-m", "finr1_verl.reward.audit", str(sample_parquets[0]), *FAST],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "own_gold" in result.stdout and "universal_keys" in result.stdout
+
+
+def test_bad_arguments_are_clear_errors(tmp_path):
+    with pytest.raises(SystemExit):
+        audit.main([str(tmp_path / "missing.parquet")])
+    with pytest.raises(SystemExit):
+        audit.main([str(tmp_path / "missing.parquet"), "--judge-urls", "http://x"])
