@@ -51,8 +51,8 @@ from finr1_verl.reward import (  # noqa: E402
     judge_stats,
     read_sample,
 )
-from finr1_verl.table import format_table  # noqa: E402
 from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
+from finr1_verl.table import format_table  # noqa: E402
 from tests.support.shared_data import SHARED_DATA  # noqa: E402
 
 SOURCES = {

@@ -11,7 +11,6 @@ from finr1_verl.data.render import render_question
 from finr1_verl.prompts import BOXED_INSTRUCTION_EN
 from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.labels import canonical_label
-from finr1_verl.reward.match import infer_answer_type
 from finr1_verl.reward.numbers import parse_number
 from tests.support.shared_data import shared_path
 
@@ -57,8 +56,3 @@ def test_numeric_exactly_when_the_reward_reads_a_number_on_real_golds():
             assert canonical_label(gold) is not None
             continue
         assert (kind == "numeric") is (parse_number(gold) is not None), gold
-
-
-def test_same_type_as_the_rewards_inference_when_options_are_unknown():
-    for gold in shared_golds():
-        assert classify_answer(gold) == infer_answer_type(gold), gold

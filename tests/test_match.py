@@ -7,7 +7,8 @@ import pytest
 
 from finr1_verl.data.sources.fincuge import FINFE_LABELS
 from finr1_verl.data.sources.tfns import TFNS_LABELS
-from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
+from finr1_verl.reward.answer_type import classify_answer
+from finr1_verl.reward.match import Verdict, rule_verdict
 from finr1_verl.reward.numbers import parse_number
 
 EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDED
@@ -222,8 +223,8 @@ def test_text_is_exact_after_normalisation_or_undecided():
         ("in 2015 , 2014 , and 2013 , shares were issued", "text"),
     ],
 )
-def test_infer_answer_type(gold, answer_type):
-    assert infer_answer_type(gold) == answer_type
+def test_answer_type_of_a_gold(gold, answer_type):
+    assert classify_answer(gold) == answer_type
 
 
 def test_several_readings_and_numpy_arrays():

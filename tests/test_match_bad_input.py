@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from finr1_verl.reward.answer import answer_span, count_final_answers, extract_answer
+from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.format import check_format
-from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
+from finr1_verl.reward.match import Verdict, rule_verdict
 from finr1_verl.reward.numbers import parse_number
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def run_battery() -> int:
         extracted = extract_answer(text)  # type: ignore[arg-type]
         parse_number(text)  # type: ignore[arg-type]
         if text:
-            infer_answer_type(text[:4096])
+            classify_answer(text[:4096])
         for gold in GOLDS:
             for answer_type in ANSWER_TYPES:
                 for candidate in (text, extracted):

@@ -19,10 +19,10 @@ from finr1_verl.reward import (
     close_judges,
     compute_score,
     hack_reason,
-    infer_answer_type,
     read_sample,
 )
 from finr1_verl.reward.answer import answer_span, extract_answer
+from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.corpus import BASE_ATTACKS, OBFUSCATIONS, TARGETS, attack_answers
 from finr1_verl.reward.corpus import wrap as corpus_wrap
 from finr1_verl.reward.normalise import fold
@@ -171,7 +171,7 @@ def _real_golds() -> list[tuple[str, str]]:
     finqa = json.loads(shared_path("finqa", "finqa_test_first100.json").read_text())["data"]
     golds = [("numeric", r["answer"]) for r in finqa if r["answer"] and r["answer"][0] in "-0123456789$"]
     conv = json.loads(shared_path("convfinqa", "convfinqa_dev_part1.json").read_text())["dev"]
-    golds += [(infer_answer_type(str(a)), str(a)) for c in conv for a in c["dialogue"]["conv_answers"]]
+    golds += [(classify_answer(str(a)), str(a)) for c in conv for a in c["dialogue"]["conv_answers"]]
     for path in sorted(shared_path("financeiq", "dev").glob("*.csv")):
         with path.open(encoding="utf-8") as f:
             golds += [("choice", row["Answer"]) for row in csv.DictReader(f)]

@@ -7,11 +7,12 @@ verl entry point: ``reward.custom_reward_function.path=pkg://finr1_verl.reward.s
 """
 
 from finr1_verl.reward.answer import extract_answer
+from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.format import check_format
 from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
 from finr1_verl.reward.inputs import ANSWER_TYPES, InputError
 from finr1_verl.reward.judge import AnswerJudge, JudgeError, JudgeResult, parse_verdict
-from finr1_verl.reward.match import Verdict, infer_answer_type, rule_verdict
+from finr1_verl.reward.match import Verdict, rule_verdict
 from finr1_verl.reward.score import (
     INPUT_ERRORS,
     SCORE_KEYS,
@@ -48,7 +49,7 @@ __all__ = [
     "compute_score_sync",
     "extract_answer",
     "hack_reason",
-    "infer_answer_type",
+    "classify_answer",
     "judge_stats",
     "parse_verdict",
     "read_sample",

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from finr1_verl.reward.labels import canonical_label
 from finr1_verl.reward.numbers import parse_number
 
-# The reward's limit on answers that rules compare (finr1_verl.reward.match.MAX_ANSWER_CHARS).
+# The longest answer the rules compare (finr1_verl.reward.match reads it as MAX_ANSWER_CHARS).
 MAX_GOLD_CHARS = 4_096
 _LETTERS = re.compile(r"[A-J]+")
 _LETTER_SEPARATORS = re.compile(r"[\s,，、()（）]")

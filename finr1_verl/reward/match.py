@@ -44,6 +44,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from finr1_verl.reward.answer import MEMO_CHARS, last_boxed
+from finr1_verl.reward.answer_type import MAX_GOLD_CHARS, classify_answer
 from finr1_verl.reward.labels import canonical_label, choice_letters, normalize_text
 from finr1_verl.reward.numbers import Number, parse_number
 
@@ -56,11 +57,9 @@ MIN_TRUNCATION_DIGITS = 3
 # counted ("7" or "10" for 7.2 or 9.6 is a near miss).
 MIN_COARSE_CANDIDATE_DIGITS = 2
 # Longer answers are not a final answer; rules leave them to the judge and the reward's guards.
-MAX_ANSWER_CHARS = 4_096
+MAX_ANSWER_CHARS = MAX_GOLD_CHARS
 _SCALE_STEPS = (1e3, 1e4, 1e6, 1e8, 1e9, 1e12)
 _HAS_NUMERAL = re.compile(r"[0-9０-９零一二三四五六七八九十百千万亿]")
-_ONLY_LETTERS = re.compile(r"[A-J]+")
-_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?%?")
 
 
 class Verdict(enum.Enum):
@@ -69,26 +68,6 @@ class Verdict(enum.Enum):
     EQUAL = "equal"
     DIFFERENT = "different"
     UNDECIDED = "undecided"
-
-
-def infer_answer_type(ground_truth: str) -> str:
-    """numeric | choice | label | boolean | text, read from the ground truth alone."""
-    ground_truth = str(ground_truth)
-    if len(ground_truth) > MAX_ANSWER_CHARS:
-        return "text"
-    if _PLAIN_NUMBER.fullmatch(ground_truth.strip()):
-        return "numeric"
-    label = canonical_label(ground_truth)
-    if label in ("yes", "no"):
-        return "boolean"
-    if label is not None:
-        return "label"
-    compact = re.sub(r"[\s,，、()（）]", "", str(ground_truth))
-    if _ONLY_LETTERS.fullmatch(compact) and len(set(compact)) == len(compact):
-        return "choice"
-    if parse_number(ground_truth) is not None:
-        return "numeric"
-    return "text"
 
 
 def rule_verdict(
@@ -136,7 +115,7 @@ def _readings_verdict(
     if boxed is not None:
         candidate = boxed
     verdicts = [
-        _verdict(candidate, gold, answer_type or infer_answer_type(gold), choices)
+        _verdict(candidate, gold, answer_type or classify_answer(gold), choices)
         if len(gold) <= MAX_ANSWER_CHARS
         else Verdict.UNDECIDED
         for gold in readings

@@ -37,11 +37,12 @@ from finr1_verl.llm.slicer import LoopSlicer
 from finr1_verl.llm.stats import Counters
 from finr1_verl.reward import inputs
 from finr1_verl.reward.answer import answer_span, clear_box_cache, final_answer
+from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.format import check_format
 from finr1_verl.reward.guard import GUARD_COUNTS, clear_guard_cache, hack_reason
 from finr1_verl.reward.inputs import InputError
 from finr1_verl.reward.judge import AnswerJudge, JudgeError
-from finr1_verl.reward.match import Verdict, clear_verdict_cache, infer_answer_type, rule_verdict
+from finr1_verl.reward.match import Verdict, clear_verdict_cache, rule_verdict
 from finr1_verl.reward.numbers import clear_number_cache
 
 logger = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def read_sample(data_source: str, ground_truth: Any, extra_info: Mapping[str, An
         if not readings:
             raise InputError("ground_truth", f"reward_model.ground_truth is empty ({ground_truth!r})")
         choices = _choices(extra.get("choices"))
-        answer_type = inputs.answer_type(extra.get("answer_type")) or infer_answer_type(readings[0])
+        answer_type = inputs.answer_type(extra.get("answer_type")) or classify_answer(readings[0])
         question = inputs.optional_text(extra.get("question"), "question")
     except InputError as err:
         raise InputError(err.field, f"{_where(data_source, extra)}: {err}") from err
