@@ -457,6 +457,8 @@ class _FailureStreak:
 
 
 _JUDGE_FAILURE_STREAK = _FailureStreak()
+
+
 def _warn_input_error(err: InputError) -> None:
     with _warn_lock:
         first = f"input:{err.field}" not in _warned_keys
