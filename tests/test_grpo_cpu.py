@@ -127,3 +127,21 @@ def test_judge_faults_never_stop_training(smoke_inputs, tmp_path):
     assert len(judge.requests) > 10  # the scripted faults were served
     errors = _val_keys(run.metrics[2], "judge_error")
     assert errors and any(v > 0 for v in errors.values())  # validation ran with the judge down
+
+
+def test_finr1_eval_scores_the_grpo_checkpoint_folder_with_transformers(grpo_run, tmp_path):
+    """``finr1-eval --backend hf --model <checkpoint folder>``: exported once with verl's model merger."""
+    import json
+
+    from finr1_verl.data.samples import SPEC
+    from finr1_verl.eval.cli import main
+
+    out = tmp_path / "eval"
+    argv = ["run", "--bench", f"tfns={SPEC.parent / 'tfns'}", "--bench", f"finqa={SPEC.parent / 'finqa'}"]
+    argv += ["--model", str(grpo_run.save_dir), "--backend", "hf", "--limit", "2", "--max-tokens", "48"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    merged = grpo_run.save_dir / "global_step_2" / "actor" / "merged_hf"
+    assert (merged / "config.json").exists() and list(merged.glob("*.safetensors"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert {name: b["items"] for name, b in summary["benchmarks"].items()} == {"tfns": 2, "finqa": 2}
+    assert (out / "report.md").exists() and (out / "report.png").exists()

@@ -26,7 +26,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import ray
@@ -43,9 +43,11 @@ def server_name(replica_rank: int) -> str:
 
 
 def _model_path(model_config: Any) -> str:
-    get = model_config.get if isinstance(model_config, dict) or hasattr(model_config, "get") else None
+    """``local_path`` or ``path`` of verl's model config (a DictConfig or an HFModelConfig)."""
     for key in ("local_path", "path"):
-        value = get(key) if get else getattr(model_config, key, None)
+        value = (
+            model_config.get(key) if isinstance(model_config, Mapping) else getattr(model_config, key, None)
+        )
         if value:
             return str(value)
     raise ValueError("actor_rollout_ref.model has neither local_path nor path")

@@ -211,6 +211,9 @@ class _UnpinnedCPUOffloadPolicy(fsdp_utils.CPUOffloadPolicy):
         super().__init__(pin_memory=False)
 
 
+ROLLOUT_NAME = "hf"
+
+
 def _register_rollout_backend() -> None:
     """The transformers rollout backend ``hf``: its ServerAdapter and its replica class."""
     from verl.workers.rollout.base import _ROLLOUT_REGISTRY
@@ -225,8 +228,6 @@ def _register_rollout_backend() -> None:
 
     RolloutReplicaRegistry.register(ROLLOUT_NAME, load_replica)
 
-
-ROLLOUT_NAME = "hf"
 
 if not getattr(torch.distributed.init_process_group, "__wrapped_by_finr1_smoke__", False):
     torch.distributed.init_process_group = _plain_gloo(torch.distributed.init_process_group)
