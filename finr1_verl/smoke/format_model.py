@@ -2,7 +2,7 @@
 
 A random tiny model never writes ``<think>…</think><answer>…</answer>``, so every rollout scores 0,
 GRPO's group-normalised advantages are all 0 and an update proves nothing.  This module trains the
-tiny Qwen2 of :mod:`finr1_verl.smoke.tiny_model` for about a hundred optimizer steps on
+tiny Qwen2 of :mod:`finr1_verl.smoke.tiny_model` for a few hundred optimizer steps on
 reference-shaped answers to the RL prompts (plain transformers + AdamW, seconds on a CPU), until
 sampled answers carry the tags part of the time: groups then have mixed scores and the GRPO update
 has a non-zero gradient.
@@ -36,7 +36,7 @@ def _examples(tokenizer, rows: list[dict]) -> list[tuple[list[int], int]]:
 
 
 def train_format(
-    model_dir: str | Path, rl_parquet: str | Path, *, steps: int = 100, lr: float = 2e-3, seed: int = 0
+    model_dir: str | Path, rl_parquet: str | Path, *, steps: int = 400, lr: float = 2e-3, seed: int = 0
 ) -> Path:
     """Train the model in ``model_dir`` in place on the answers to ``rl_parquet``'s prompts (loss on answers only)."""
     import pyarrow.parquet as pq
@@ -63,7 +63,7 @@ def train_format(
     return model_dir
 
 
-def build_format_model(out_dir: str | Path, rl_parquet: str | Path, *, steps: int = 100) -> Path:
+def build_format_model(out_dir: str | Path, rl_parquet: str | Path, *, steps: int = 400) -> Path:
     """A tiny Qwen2 + tokenizer in ``out_dir``, trained briefly on the answer format."""
     from finr1_verl.smoke.tiny_model import build_tiny_qwen2
 
