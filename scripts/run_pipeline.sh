@@ -2,7 +2,8 @@
 # The main job: create (or reuse) a venv, install the project for the hardware found, run the chain.
 #
 #   GPU node: data -> SFT -> GRPO at demo scale with MODEL_PATH (default Qwen/Qwen2.5-0.5B-Instruct),
-#             on the shipped data sample (or DATA_SPEC), with verl's trainers and the project's recipes.
+#             on the shipped data sample (or DATA_SPEC), with verl's trainers and the project's recipes,
+#             -> Hugging Face export of the GRPO actor -> finr1-eval (vLLM) on the benchmark samples.
 #   CPU only: the smoke chain, every stage the real one at tiny sizes (recipes' --smoke mode):
 #             sample data -> tiny local model (briefly trained on the answer format) -> verl SFT
 #             (recipes/run_fin_r1_sft.sh --smoke) -> verl GRPO from the SFT model
@@ -40,7 +41,7 @@ judge="${judge:-rules only (set FINR1_JUDGE_URLS and FINR1_JUDGE_MODEL to add th
 
 if [ "$n_gpus" -gt 0 ]; then
   extras=gpu
-  plan="GPU chain on $n_gpus GPU(s): data ($DATA_SPEC) -> SFT -> GRPO with $MODEL_PATH at demo scale"
+  plan="GPU chain on $n_gpus GPU(s): data ($DATA_SPEC) -> SFT -> GRPO with $MODEL_PATH at demo scale -> HF export -> finr1-eval"
 else
   extras=test
   plan="CPU smoke chain: sample data -> tiny model -> verl SFT (2 steps) -> verl GRPO (2 steps) -> HF export -> finr1-eval"
@@ -58,11 +59,23 @@ fi
 source scripts/_venv.sh
 ensure_venv "$extras"
 
-# --- CPU smoke chain -----------------------------------------------------------------------------
 # Items per shipped benchmark sample (finr1_verl/data/samples) evaluated at the end.
 EVAL_ITEMS="${EVAL_ITEMS:-3}"
+# evaluate_samples MODEL LABEL OUT [finr1-eval options]: EVAL_ITEMS items of every shipped benchmark
+# sample; the judge scores them too when FINR1_JUDGE_URLS is set.
+evaluate_samples() {
+  local model="$1" label="$2" out="$3" samples benches=() name
+  shift 3
+  samples="$(python -c "from finr1_verl.data.samples import SPEC; print(SPEC.parent)")"
+  for name in finqa convfinqa tfns financeiq fincuge finance_instruct; do benches+=(--bench "$name=$samples/$name"); done
+  benches+=(--bench "ant_finance=$samples/ant_fineva")
+  finr1-eval run "${benches[@]}" --model "$model" --label "$label" --limit "$EVAL_ITEMS" --out "$out" \
+    --no-progress "$@"
+}
+
+# --- CPU smoke chain -----------------------------------------------------------------------------
 cpu_chain() {
-  local out data model sft_model grpo_hf samples benches=() name
+  local out data model sft_model grpo_hf
   mkdir -p "$OUT_DIR"
   out="$(cd "$OUT_DIR" && pwd)"
   data="$out/data" model="$out/tiny-model" grpo_hf="$out/grpo-hf"
@@ -82,11 +95,7 @@ cpu_chain() {
   python -m verl.model_merger merge --backend fsdp --local_dir "$out/grpo/global_step_2/actor" \
     --target_dir "$grpo_hf" >"$out/export.log" 2>&1 || { tail -n 40 "$out/export.log" >&2; exit 1; }
   echo "[finr1] 6/6 eval: finr1-eval --backend hf, $EVAL_ITEMS items of every shipped benchmark sample"
-  samples="$(python -c "from finr1_verl.data.samples import SPEC; print(SPEC.parent)")"
-  for name in finqa convfinqa tfns financeiq fincuge finance_instruct; do benches+=(--bench "$name=$samples/$name"); done
-  benches+=(--bench "ant_finance=$samples/ant_fineva")
-  finr1-eval run "${benches[@]}" --model "$grpo_hf" --backend hf --label "GRPO tiny (CPU smoke)" \
-    --limit "$EVAL_ITEMS" --max-tokens 64 --out "$out/eval" --no-progress
+  evaluate_samples "$grpo_hf" "GRPO tiny (CPU smoke)" "$out/eval" --backend hf --max-tokens 64
   echo "[finr1] done. Where everything went:"
   printf '  %-26s %s\n' "data (parquet, report)" "$data" "tiny base model" "$model" \
     "SFT checkpoints, log" "$out/sft, $out/sft.log" "SFT model (HF)" "$sft_model" \
@@ -103,7 +112,7 @@ fi
 # --- GPU chain, demo scale ----------------------------------------------------------------------
 mkdir -p "$OUT_DIR"
 data_dir="$OUT_DIR/data"
-echo "[finr1] 1/3 data: finr1-data prepare --spec $DATA_SPEC"
+echo "[finr1] 1/5 data: finr1-data prepare --spec $DATA_SPEC"
 finr1-data prepare --spec "$DATA_SPEC" --out "$data_dir"
 
 rows() { python -c "import pyarrow.parquet as pq, sys; print(pq.read_metadata(sys.argv[1]).num_rows)" "$1"; }
@@ -117,7 +126,7 @@ fi
 sft_files="$data_dir/sft/train.parquet"
 for ((n = sft_rows; n < n_gpus; n += sft_rows)); do sft_files="$sft_files,$data_dir/sft/train.parquet"; done
 
-echo "[finr1] 2/3 SFT: recipes/run_fin_r1_sft.sh, 8 steps"
+echo "[finr1] 2/5 SFT: recipes/run_fin_r1_sft.sh, 8 steps"
 MODEL_PATH="$MODEL_PATH" DATA_DIR="$data_dir" NNODES=1 N_GPUS_PER_NODE="$n_gpus" SAVE_DIR="$OUT_DIR/sft" \
   bash recipes/run_fin_r1_sft.sh "data.train_files=[$sft_files]" \
   data.train_batch_size="$n_gpus" data.micro_batch_size_per_gpu=1 data.max_length=4096 \
@@ -125,7 +134,7 @@ MODEL_PATH="$MODEL_PATH" DATA_DIR="$data_dir" NNODES=1 N_GPUS_PER_NODE="$n_gpus"
   trainer.save_freq=-1 trainer.test_freq=-1 trainer.logger=[console] 2>&1 | tee "$OUT_DIR/sft.log"
 sft_model="$OUT_DIR/sft/global_step_8/huggingface"
 
-echo "[finr1] 3/3 GRPO: recipes/run_fin_r1_grpo.sh, 2 steps from $sft_model"
+echo "[finr1] 3/5 GRPO: recipes/run_fin_r1_grpo.sh, 2 steps from $sft_model"
 batch=$((rl_rows < 8 ? rl_rows : 8))
 reward_mode=()
 [ -z "${FINR1_JUDGE_URLS:-}" ] && reward_mode=(reward.custom_reward_function.reward_kwargs.mode=never)
@@ -137,6 +146,15 @@ MODEL_PATH="$sft_model" DATA_DIR="$data_dir" NNODES=1 N_GPUS_PER_NODE="$n_gpus" 
   trainer.total_epochs=1000 trainer.test_freq=-1 trainer.save_freq=2 trainer.logger=[console] \
   "${reward_mode[@]+"${reward_mode[@]}"}" 2>&1 | tee "$OUT_DIR/grpo.log"
 
+grpo_hf="$OUT_DIR/grpo-hf"
+echo "[finr1] 4/5 export: verl's model merger, GRPO actor -> Hugging Face"
+python -m verl.model_merger merge --backend fsdp --local_dir "$OUT_DIR/grpo/global_step_2/actor" \
+  --target_dir "$grpo_hf" 2>&1 | tee "$OUT_DIR/export.log"
+echo "[finr1] 5/5 eval: finr1-eval (vLLM), $EVAL_ITEMS items of every shipped benchmark sample"
+evaluate_samples "$grpo_hf" "GRPO (demo)" "$OUT_DIR/eval" --max-tokens 1024
+
 echo "[finr1] done. Where everything went:"
 printf '  %-22s %s\n' "data (parquet, report)" "$data_dir" "SFT checkpoints" "$OUT_DIR/sft" \
-  "SFT model (HF)" "$sft_model" "GRPO checkpoints" "$OUT_DIR/grpo" "logs" "$OUT_DIR/sft.log, $OUT_DIR/grpo.log"
+  "SFT model (HF)" "$sft_model" "GRPO checkpoints" "$OUT_DIR/grpo" "GRPO actor (HF export)" "$grpo_hf" \
+  "evaluation" "$OUT_DIR/eval" "report" "$OUT_DIR/eval/report.md, $OUT_DIR/eval/report.png" \
+  "logs" "$OUT_DIR/sft.log, $OUT_DIR/grpo.log, $OUT_DIR/export.log"
