@@ -96,14 +96,17 @@ def test_a_checkpoint_is_written(grpo_run):
 
 def test_judge_faults_never_stop_training(smoke_inputs, tmp_path):
     """503s, timeouts, then the judge goes down after the first update: the run completes, errors are counted."""
+    faults = [*[Reply(status=503) for _ in range(3)], *[Reply(fault="hang", delay=5) for _ in range(2)]]
     judge = FakeOpenAIServer().start()
-    judge.script(*[Reply(status=503) for _ in range(6)], *[Reply(fault="hang", delay=5) for _ in range(4)])
+    judge.script(*faults)
     judge.responder = lambda body: Reply(content="\\boxed{1}")
     save_dir = tmp_path / "grpo-faults"
 
     def stop_after_first_update() -> None:
+        # Down once the first update reached the rollout server and every scripted fault was served
+        # (how many answers reach the judge in step 1 depends on how many carry the format).
         log = save_dir / "rollout_server.jsonl"
-        while not (log.exists() and '"step": 1' in log.read_text()):
+        while not (log.exists() and '"step": 1' in log.read_text() and len(judge.requests) >= len(faults)):
             time.sleep(0.2)
         judge.stop()
 
@@ -124,7 +127,7 @@ def test_judge_faults_never_stop_training(smoke_inputs, tmp_path):
         judge.stop()
     assert run.returncode == 0, run.log[-4000:]
     assert sorted(run.metrics) == [1, 2]
-    assert len(judge.requests) > 10  # the scripted faults were served
+    assert len(judge.requests) >= len(faults)  # the scripted faults were served
     errors = _val_keys(run.metrics[2], "judge_error")
     assert errors and any(v > 0 for v in errors.values())  # validation ran with the judge down
 
