@@ -13,8 +13,8 @@ from finr1_verl.data.cli import main as data_main
 from finr1_verl.data.samples import SPEC
 from finr1_verl.reward import audit, keys
 from finr1_verl.reward.match import Verdict, rule_verdict
+from finr1_verl.smoke.fake_openai import Reply
 from tests.fixtures.answer.real_rows import prepare_real_rows
-from tests.support.fake_openai import Reply
 from tests.support.shared_data import shared_path
 
 FAST = ["--pairs", "20", "--key-rows", "120", "--generations", "5", "--no-progress"]
