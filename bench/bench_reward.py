@@ -43,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from finr1_verl.data.rows import rl_row  # noqa: E402
 from finr1_verl.data.sources import parser_for  # noqa: E402
-from finr1_verl.reward import (  # noqa: E402
+from finr1_verl.reward import compute_score  # noqa: E402
+from finr1_verl.reward.score import (  # noqa: E402
     ScoreSettings,
     assess_rules,
     close_judges,
-    compute_score,
     judge_stats,
     read_sample,
 )

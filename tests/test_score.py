@@ -9,16 +9,9 @@ import socket
 import numpy as np
 import pytest
 
-from finr1_verl.reward import (
-    SCORE_KEYS,
-    JudgeError,
-    ScoreSettings,
-    close_judges,
-    compute_score,
-    compute_score_sync,
-    judge_stats,
-)
-from finr1_verl.reward.score import judge_for
+from finr1_verl.reward import SCORE_KEYS, compute_score, compute_score_sync
+from finr1_verl.reward.llm_judge import JudgeError
+from finr1_verl.reward.score import ScoreSettings, close_judges, judge_for, judge_stats
 from finr1_verl.smoke.fake_openai import Reply
 
 FINQA_INFO = {"id": "finqa-1", "answer_type": "numeric", "choices": "{}", "question": "What is the growth?"}
