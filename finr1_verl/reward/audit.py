@@ -48,6 +48,7 @@ from finr1_verl.reward.judge import AnswerJudge, JudgeSettings
 from finr1_verl.reward.keys import KEY_THRESHOLD, Key, evolve, grammar, related, score_answers, unrelated_hits
 from finr1_verl.reward.match import Verdict, rule_verdict
 from finr1_verl.reward.score import Sample, ScoreSettings, assess_rules, read_sample
+from finr1_verl.table import format_table
 
 EXIT_KEY, EXIT_CHECK = 1, 2
 
@@ -195,13 +196,12 @@ def check_judge(
 
 
 def print_table(checks: Iterable[Check], out=None) -> None:
-    out = out or sys.stdout
-    print(f"{'check':16} {'checked':>9} {'failed':>7}  {'result':6}  detail", file=out)
+    rows: list[tuple[object, ...]] = []
     for check in checks:
         status = "info" if check.informational else "ok" if check.passed else "FAIL"
-        print(f"{check.name:16} {check.checked:9d} {check.failed:7d}  {status:6}  {check.detail}", file=out)
-        for example in check.examples:
-            print(f"{'':16}   - {example}", file=out)
+        rows.append((check.name, check.checked, check.failed, status, check.detail))
+        rows += [("", "", "", "", f"- {example}") for example in check.examples]
+    print(format_table(("check", "checked", "failed", "result", "detail"), rows), file=out or sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
