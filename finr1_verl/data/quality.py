@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from finr1_verl import prompts
 from finr1_verl.llm import LLMClient
-from finr1_verl.reward.llm_judge import BoxedReply, ask, chat_messages, delimiters
+from finr1_verl.reward.llm_judge import BoxedReply, LLMJudge, chat_messages, delimiters
 
 CRITERIA = len(prompts.QUALITY_CRITERIA)
 SCORES = BoxedReply("[01]{" + str(CRITERIA) + "}")  # seven 0/1 digits; vLLM's structured output matches it
@@ -53,7 +53,7 @@ def as_block(text: str, max_chars: int) -> str:
     return f"{text[:half]}\n…[{len(text) - 2 * half} characters left out]…\n{text[-half:]}"
 
 
-class QualityJudge:
+class QualityJudge(LLMJudge):
     """Rates traces; reuse one instance (and its client) for a whole run."""
 
     def __init__(
@@ -65,11 +65,9 @@ class QualityJudge:
         structured_output: bool = False,
         max_tokens: int = 16,
     ):
-        self.client = client
+        super().__init__(client, structured_output=structured_output, max_tokens=max_tokens)
         self.max_trace_chars = max_trace_chars
         self.max_text_chars = max_text_chars
-        self.structured_output = structured_output
-        self.max_tokens = max_tokens
 
     def build_messages(
         self, source: str, question: str, reference: str | Sequence[str], thinking: str, answer: str
@@ -89,11 +87,5 @@ class QualityJudge:
     ) -> QualityResult:
         """One rating at temperature 0 (the client caches identical requests)."""
         messages = self.build_messages(source, question, reference, thinking, answer)
-        reply = await ask(
-            self.client,
-            messages,
-            SCORES,
-            max_tokens=self.max_tokens,
-            structured_output=self.structured_output,
-        )
+        reply = await self.ask(messages, SCORES)
         return QualityResult(scores=parse_scores(reply.content) or "", raw=reply.content)

@@ -32,14 +32,12 @@ GUARDED = "guarded"
 EVAL_SCORING = ScoreSettings(lenient=True)
 
 
+# The scoring settings an evaluation report records (the judge is described by the runner).
+PROTOCOL_FIELDS = ("mode", "lenient", "think_in_prompt", "max_answer_chars")
+
+
 def protocol(settings: ScoreSettings) -> dict[str, Any]:
-    """The scoring settings an evaluation report records (the judge is described by the runner)."""
-    return {
-        "mode": settings.mode,
-        "lenient": settings.lenient,
-        "think_in_prompt": settings.think_in_prompt,
-        "max_answer_chars": settings.max_answer_chars,
-    }
+    return {name: getattr(settings, name) for name in PROTOCOL_FIELDS}
 
 
 @dataclass(frozen=True)

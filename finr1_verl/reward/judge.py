@@ -22,7 +22,7 @@ from finr1_verl import prompts
 from finr1_verl.llm import LLMClient
 from finr1_verl.llm.stats import Counters
 from finr1_verl.reward.guard import MAX_FINAL_ANSWER_CHARS
-from finr1_verl.reward.llm_judge import ANY_TAG, BoxedReply, JudgeError, ask, chat_messages
+from finr1_verl.reward.llm_judge import ANY_TAG, BoxedReply, JudgeError, LLMJudge, chat_messages
 from finr1_verl.reward.normalise import fold
 
 VERDICT = BoxedReply("[01]", choices=(prompts.JUDGE_VERDICT_EQUAL, prompts.JUDGE_VERDICT_DIFFERENT))
@@ -85,7 +85,7 @@ def as_candidate(text: str, max_chars: int) -> str:
     return as_data(fold(text[: 4 * max_chars], keep_case=True), max_chars)
 
 
-class AnswerJudge:
+class AnswerJudge(LLMJudge):
     """Asks an LLM whether two final answers are equivalent; reuse one instance for many calls."""
 
     def __init__(
@@ -98,12 +98,10 @@ class AnswerJudge:
         structured_output: bool = False,
         max_tokens: int = 16,
     ):
-        self.client = client
+        super().__init__(client, structured_output=structured_output, max_tokens=max_tokens)
         self.max_answer_chars = max_answer_chars
         self.max_reference_chars = max_reference_chars
         self.include_question = include_question
-        self.structured_output = structured_output
-        self.max_tokens = max_tokens
         self.stats = Counters(("equal", "different"))  # plus error/<kind> when the judge fails
 
     def build_messages(
@@ -145,13 +143,7 @@ class AnswerJudge:
         """One verdict at temperature 0 (identical pairs are answered once by the client's cache)."""
         messages = self.build_messages(candidate, reference, question=question, choices=choices)
         try:
-            reply = await ask(
-                self.client,
-                messages,
-                VERDICT,
-                max_tokens=self.max_tokens,
-                structured_output=self.structured_output,
-            )
+            reply = await self.ask(messages, VERDICT)
         except JudgeError as err:
             self.stats.add(f"error/{err.kind}")
             raise

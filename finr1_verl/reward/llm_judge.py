@@ -2,8 +2,8 @@
 
 A judge (:class:`~finr1_verl.reward.judge.AnswerJudge`, the filter's ``QualityJudge``) renders its
 prompt (:mod:`finr1_verl.prompts`) with model-written text placed between delimiters that the text
-cannot forge, and asks for a reply that is exactly one ``\\boxed{...}``.  :func:`ask` sends it at
-temperature 0; a reply of any other shape is retried by the client (bounded, never cached) and then,
+cannot forge, and asks for a reply that is exactly one ``\\boxed{...}``.  :meth:`LLMJudge.ask` sends it
+at temperature 0; a reply of any other shape is retried by the client (bounded, never cached) and then,
 like any client failure after its retries, raises :class:`JudgeError`: a judge fault never becomes a
 verdict or a score.  With ``structured_output`` a vLLM server is told to produce only that shape.
 """
@@ -67,19 +67,20 @@ def chat_messages(system: str, user: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-async def ask(
-    client: LLMClient,
-    messages: list[dict[str, str]],
-    reply: BoxedReply,
-    *,
-    max_tokens: int,
-    structured_output: bool = False,
-) -> ChatResult:
-    """One judge request at temperature 0 whose reply ``reply`` accepts (the client caches identical requests)."""
-    extra = {"structured_outputs": reply.structured_outputs()} if structured_output else None
-    try:
-        return await client.chat(
-            messages, max_tokens=max_tokens, temperature=0.0, extra_body=extra, accept=reply.accepts
-        )
-    except LLMError as err:
-        raise JudgeError(UNPARSEABLE if err.kind == REJECTED else err.kind, str(err)) from err
+class LLMJudge:
+    """A judge over one client (reuse one instance, and its client, for many calls)."""
+
+    def __init__(self, client: LLMClient, *, structured_output: bool = False, max_tokens: int = 16):
+        self.client = client
+        self.structured_output = structured_output
+        self.max_tokens = max_tokens
+
+    async def ask(self, messages: list[dict[str, str]], reply: BoxedReply) -> ChatResult:
+        """One request at temperature 0 whose reply ``reply`` accepts (the client caches identical requests)."""
+        extra = {"structured_outputs": reply.structured_outputs()} if self.structured_output else None
+        try:
+            return await self.client.chat(
+                messages, max_tokens=self.max_tokens, temperature=0.0, extra_body=extra, accept=reply.accepts
+            )
+        except LLMError as err:
+            raise JudgeError(UNPARSEABLE if err.kind == REJECTED else err.kind, str(err)) from err
