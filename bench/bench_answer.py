@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.shared_data import real_data  # noqa: E402
 from finr1_verl.reward.answer import extract_answer  # noqa: E402
 from finr1_verl.reward.format import check_format  # noqa: E402
 from finr1_verl.reward.match import Verdict, rule_verdict  # noqa: E402
@@ -37,15 +37,10 @@ from finr1_verl.reward.numbers import clear_number_cache  # noqa: E402
 from finr1_verl.table import format_table  # noqa: E402
 from tests.fixtures.answer.pairs import Pair, convfinqa_pairs, finqa_pairs, mismatched_pairs  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("FINR1_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-
 
 def load_pairs(limit: int | None) -> list[Pair]:
-    convfinqa = SHARED_DATA / "convfinqa" / "convfinqa_dev_part1.json"
-    finqa = SHARED_DATA / "finqa" / "finqa_test_first100.json"
-    for path in (convfinqa, finqa):
-        if not path.exists():
-            sys.exit(f"real data not available: {path} is absent (set FINR1_SHARED_DATA)")
+    convfinqa = real_data("convfinqa", "convfinqa_dev_part1.json")
+    finqa = real_data("finqa", "finqa_test_first100.json")
     pairs = convfinqa_pairs(convfinqa) + mismatched_pairs(convfinqa) + finqa_pairs(finqa)
     return pairs[:limit] if limit else pairs
 

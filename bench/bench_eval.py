@@ -28,11 +28,12 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from bench_prepare import write_synthetic  # noqa: E402
 
+from bench.shared_data import SHARED_DATA  # noqa: E402
 from finr1_verl.eval.generate import EndpointBackend, Sampling  # noqa: E402
 from finr1_verl.eval.runner import EvalConfig, run_eval  # noqa: E402
 from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 
-TFNS = REPO.parent / "shared" / "data" / "tfns" / "sent_valid.csv"
+TFNS = SHARED_DATA / "tfns" / "sent_valid.csv"
 ANSWER = "<think>\nThe tweet reports a loss.\n</think>\n<answer>\n\\boxed{Bearish}\n</answer>"
 
 

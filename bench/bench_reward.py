@@ -41,19 +41,19 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.shared_data import real_data  # noqa: E402
 from finr1_verl.data.rows import rl_row  # noqa: E402
 from finr1_verl.data.sources import parser_for  # noqa: E402
-from finr1_verl.reward import (  # noqa: E402
+from finr1_verl.reward import compute_score  # noqa: E402
+from finr1_verl.reward.score import (  # noqa: E402
     ScoreSettings,
     assess_rules,
     close_judges,
-    compute_score,
     judge_stats,
     read_sample,
 )
 from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 from finr1_verl.table import format_table  # noqa: E402
-from tests.support.shared_data import SHARED_DATA  # noqa: E402
 
 SOURCES = {
     "finqa": "finqa/finqa_test_first100.json",
@@ -131,9 +131,7 @@ class JudgeProcess:
 def load_rows(per_source: int, rng: random.Random) -> list[dict]:
     rows = []
     for name, rel in SOURCES.items():
-        path = SHARED_DATA / rel
-        if not path.exists():
-            raise SystemExit(f"real data not found: {path} (set FINR1_SHARED_DATA)")
+        path = real_data(rel)
         examples = [e for e in parser_for(name)(path) if hasattr(e, "answer")]
         for example in rng.sample(examples, per_source):
             rows.append(rl_row(example, len(rows), "train"))

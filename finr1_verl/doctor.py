@@ -402,7 +402,7 @@ def check_judges(cfg: DictConfig) -> Iterator[Check]:
         yield Check("judge", "not used (reward mode=never: rules only)")
         return
     nodes = pools(cfg, "grpo").nodes
-    for endpoint in settings.judge_urls:
+    for endpoint in settings.judge.urls:
         if nodes > 1 and urlsplit(endpoint).hostname in LOOPBACK:
             yield Check(
                 "judge",
@@ -419,15 +419,15 @@ def check_judges(cfg: DictConfig) -> Iterator[Check]:
                 FAILED,
                 "start it (bash scripts/serve_judge.sh) or fix FINR1_JUDGE_URLS; it must be reachable from every node",
             )
-        elif settings.judge_model not in models:
+        elif settings.judge.model not in models:
             yield Check(
                 "judge",
-                f"{endpoint} serves {models}, not judge_model {settings.judge_model!r}",
+                f"{endpoint} serves {models}, not judge_model {settings.judge.model!r}",
                 FAILED,
                 f"export FINR1_JUDGE_MODEL={models[0] if models else '<served name>'} (or serve that name)",
             )
         else:
-            yield Check("judge", f"{endpoint} serves {settings.judge_model}")
+            yield Check("judge", f"{endpoint} serves {settings.judge.model}")
 
 
 def check_env(recipe: str, smoke: bool) -> Iterator[Check]:

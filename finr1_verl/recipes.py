@@ -1,16 +1,35 @@
-"""``finr1-recipe``: compose, validate, check and explain the training recipes without starting anything.
+"""``finr1-recipe``: launch the training recipes, or compose, validate, check and explain them.
 
+    finr1-recipe launch RECIPE [--smoke] [--dry-run] [--from-base] [hydra overrides...]  # what recipes/*.sh run
     finr1-recipe doctor RECIPE [--smoke] [--from-base] [hydra overrides...]   # preflight, one line per check
     finr1-recipe dry-run RECIPE [--smoke] [--from-base] [hydra overrides...]  # the plan, "would run", the same checks
     finr1-recipe config-dir                                                   # the installed config directory
 
-Both compose the recipe exactly as verl will and validate it against the installed verl
-(``validate_config`` for GRPO, the engine/optimizer/checkpoint dataclasses for SFT), refuse legacy
-top-level reward keys that verl 0.9 ignores, then run :mod:`finr1_verl.doctor`'s checks.  The launch
-scripts in ``recipes/`` run ``doctor`` first and refuse to start on a failure (``FINR1_SKIP_CHECKS=1``
-overrides it, with a warning).  ``--from-base`` (or ``FINR1_FROM_BASE=1``) allows GRPO from the base
-model; ``--smoke`` checks the CPU smoke run's requirements instead of the GPU stack.  Exit codes:
-:mod:`finr1_verl.exitcodes`.
+``doctor`` and ``dry-run`` compose the recipe exactly as verl will and validate it against the installed
+verl (``validate_config`` for GRPO, the engine/optimizer/checkpoint dataclasses for SFT), refuse legacy
+top-level reward keys that verl 0.9 ignores, then run :mod:`finr1_verl.doctor`'s checks.  ``launch``
+(``recipes/run_fin_r1_*.sh``) turns the environment below into Hydra overrides placed before the
+command line's, runs ``doctor`` and refuses to start on a failure (``FINR1_SKIP_CHECKS=1`` overrides
+it, with a warning), then replaces itself with the trainer: ``torchrun -m verl.trainer.sft_trainer``
+for SFT, ``python -m verl.trainer.main_ppo`` for GRPO.  ``launch --dry-run`` prints that very command
+(``would run``) and starts nothing.  ``--from-base`` (or ``FINR1_FROM_BASE=1``) allows GRPO from the
+base model; ``--smoke`` runs 2 steps at tiny sizes on CPU (:mod:`finr1_verl.smoke`, asked through
+``python -m finr1_verl.smoke``): the CPU platform's environment and overrides, the sample data and a
+tiny model unless DATA_DIR / MODEL_PATH are given, a rules-only reward unless FINR1_JUDGE_URLS is set.
+Exit codes: :mod:`finr1_verl.exitcodes`.
+
+Launch environment (all optional):
+
+    MODEL_PATH        model to train (SFT: base model; GRPO: the SFT checkpoint's huggingface/ folder)
+    DATA_DIR          output of `finr1-data prepare|filter` (sft/{train,val}.parquet or rl/{train,val}.parquet)
+    SAVE_DIR          checkpoint folder (trainer.default_local_dir)
+    NNODES, N_GPUS_PER_NODE   cluster shape (trainer.nnodes / trainer.n_gpus_per_node; torchrun's too)
+    NODE_RANK, MASTER_ADDR, MASTER_PORT   torchrun rendezvous for multi-node SFT (launch on every node)
+    RAY_ADDRESS       GRPO on an existing Ray cluster (verl's ray.init connects to it)
+    JUDGE             GRPO judge placement: external (default) or verl_hosted
+    FINR1_JUDGE_URLS  comma-separated judge base URLs (external placement), e.g. from scripts/serve_judge.sh
+    FINR1_JUDGE_MODEL judge model name as served; JUDGE_MODEL_PATH the judge verl hosts (verl_hosted)
+    SMOKE_DIR         --smoke only: where the sample data, the tiny model and the checkpoints go (runs/smoke)
 """
 
 from __future__ import annotations
@@ -19,13 +38,17 @@ import argparse
 import logging
 import os
 import shlex
+import subprocess
 import sys
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from finr1_verl import doctor, exitcodes
 from finr1_verl.config import CONFIG_DIR
+from finr1_verl.table import format_table
 
 logger = logging.getLogger("finr1_verl.recipes")
 
@@ -188,15 +211,23 @@ def _key_settings(name: str, cfg: DictConfig) -> list[tuple[str, object]]:
     ]
 
 
-def launch_command(name: str, cfg: DictConfig, overrides: list[str]) -> str:
+def trainer_argv(name: str, cfg: DictConfig, overrides: list[str], environ: Mapping[str, str]) -> list[str]:
+    """The trainer command ``launch`` runs (and ``dry-run`` shows): torchrun's shape is the config's."""
     recipe = RECIPES[name]
-    head = (
-        f"torchrun --nnodes={cfg.trainer.nnodes} --nproc_per_node={cfg.trainer.n_gpus_per_node} -m {recipe.entry}"
-        if recipe.kind == "sft"
-        else f"python -m {recipe.entry}"
-    )
-    tail = shlex.join([f"--config-path={CONFIG_DIR}", f"--config-name={recipe.config_name}", *overrides])
-    return f"{head} {tail}"
+    config = [f"--config-path={CONFIG_DIR}", f"--config-name={recipe.config_name}", *overrides]
+    if recipe.kind == "grpo":
+        return ["python", "-m", recipe.entry, *config]
+    return [
+        "torchrun",
+        f"--nnodes={cfg.trainer.nnodes}",
+        f"--nproc_per_node={cfg.trainer.n_gpus_per_node}",
+        f"--node_rank={environ.get('NODE_RANK') or 0}",
+        f"--master_addr={environ.get('MASTER_ADDR') or '127.0.0.1'}",
+        f"--master_port={environ.get('MASTER_PORT') or 29500}",
+        "-m",
+        recipe.entry,
+        *config,
+    ]
 
 
 def model_paths(name: str, cfg: DictConfig) -> list[tuple[str, str]]:
@@ -256,20 +287,16 @@ def dry_run(
         *_key_settings(name, cfg),
         ("checkpoints", cfg.trainer.default_local_dir),
     ]
-    width = max(len(k) for k, _ in rows)
-    print(f"{'setting':<{width}} | value", file=out)
-    print(f"{'-' * width}-|-{'-' * 40}", file=out)
-    for key, value in rows:
-        print(f"{key:<{width}} | {value}", file=out)
-    print(f"\nwould run:\n  {launch_command(name, cfg, overrides)}\n", file=out)
+    print(format_table(("setting", "value"), rows), file=out)
+    print(f"\nwould run:\n  {shlex.join(trainer_argv(name, cfg, overrides, os.environ))}\n", file=out)
     code = print_report(run_checks(name, cfg, smoke=smoke, from_base=from_base), out)
     print("dry run: nothing started", file=out)
     return code
 
 
-def doctor_main(name: str, overrides: list[str], *, smoke: bool, from_base: bool) -> int:
+def doctor_main(name: str, cfg: DictConfig, *, smoke: bool, from_base: bool) -> int:
     """The launch gate: the report, and a refusal on any failure unless FINR1_SKIP_CHECKS=1."""
-    checks = run_checks(name, compose_recipe(name, overrides), smoke=smoke, from_base=from_base)
+    checks = run_checks(name, cfg, smoke=smoke, from_base=from_base)
     code = print_report(checks)
     if code != exitcodes.DONE and os.environ.get(doctor.SKIP_ENV) == "1":
         logger.warning(
@@ -282,7 +309,103 @@ def doctor_main(name: str, overrides: list[str], *, smoke: bool, from_base: bool
     return code
 
 
-FLAGS = ("--smoke", "--from-base")
+def environment_overrides(kind: str, environ: MutableMapping[str, str]) -> list[str]:
+    """Hydra overrides from the launch environment (see the module docstring), in a fixed order."""
+
+    def value(key: str) -> str | None:
+        return environ.get(key) or None
+
+    pairs = [
+        ("trainer.nnodes", value("NNODES")),
+        ("trainer.n_gpus_per_node", value("N_GPUS_PER_NODE")),
+        ("trainer.default_local_dir", value("SAVE_DIR")),
+    ]
+    data = value("DATA_DIR")
+    if kind == "sft":
+        pairs.append(("model.path", value("MODEL_PATH")))
+        if data:
+            pairs += [
+                ("data.train_files", f"{data}/sft/train.parquet"),
+                ("data.val_files", f"{data}/sft/val.parquet"),
+            ]
+        return [f"{key}={v}" for key, v in pairs if v]
+    external = (value("JUDGE") or "external") == "external"
+    kw = "reward.custom_reward_function.reward_kwargs"
+    pairs += [("judge", value("JUDGE")), ("actor_rollout_ref.model.path", value("MODEL_PATH"))]
+    if data:
+        pairs += [
+            ("data.train_files", f"{data}/rl/train.parquet"),
+            ("data.val_files", f"{data}/rl/val.parquet"),
+        ]
+    urls = value("FINR1_JUDGE_URLS")
+    pairs += [
+        (f"{kw}.judge_urls", f"'{urls}'" if urls and external else None),
+        (f"{kw}.judge_model", value("FINR1_JUDGE_MODEL") if external else None),
+        ("reward.reward_model.model_path", value("JUDGE_MODEL_PATH")),
+    ]
+    return [f"{key}={v}" for key, v in pairs if v]
+
+
+def smoke_setup(kind: str, environ: MutableMapping[str, str]) -> list[str]:
+    """``--smoke``: the CPU platform's environment and the sample data + tiny model when none are
+    given (written into ``environ``); returns the smoke run's overrides."""
+    smoke = [sys.executable, "-m", "finr1_verl.smoke"]
+
+    def ask(*args: str) -> list[str]:
+        return subprocess.run([*smoke, *args], check=True, capture_output=True, text=True).stdout.splitlines()
+
+    for line in ask("env"):
+        key, _, value = shlex.split(line)[1].partition("=")
+        environ[key] = value
+    folder = Path(environ.get("SMOKE_DIR") or "runs/smoke")
+    if not environ.get("DATA_DIR"):
+        environ["DATA_DIR"] = str(folder / "data")
+        if not Path(environ["DATA_DIR"], "rl", "train.parquet").is_file():
+            subprocess.run([*smoke, "data", environ["DATA_DIR"]], check=True, stdout=subprocess.DEVNULL)
+    if not environ.get("MODEL_PATH"):
+        environ["MODEL_PATH"] = str(folder / "tiny-model")
+        if not Path(environ["MODEL_PATH"], "config.json").is_file():
+            rl = f"{environ['DATA_DIR']}/rl/train.parquet"
+            subprocess.run([*smoke, "model", environ["MODEL_PATH"], "--rl", rl], check=True)
+    environ["SAVE_DIR"] = environ.get("SAVE_DIR") or str(folder / kind)
+    environ["VERL_FILE_LOGGER_PATH"] = (
+        environ.get("VERL_FILE_LOGGER_PATH") or f"{environ['SAVE_DIR']}/metrics.jsonl"
+    )
+    Path(environ["SAVE_DIR"]).mkdir(parents=True, exist_ok=True)
+    print(
+        f"[finr1] smoke mode on CPU: model {environ['MODEL_PATH']}, data {environ['DATA_DIR']}, "
+        f"checkpoints {environ['SAVE_DIR']}",
+        file=sys.stderr,
+    )
+    return ask("overrides", kind)
+
+
+def launch(name: str, args: list[str], *, smoke: bool, from_base: bool, dry: bool) -> int:
+    """Environment -> overrides, the preflight gate, then this process becomes the trainer."""
+    kind, environ = RECIPES[name].kind, os.environ
+    try:
+        overrides = smoke_setup(kind, environ) if smoke else []
+    except subprocess.CalledProcessError as exc:
+        print(f"[finr1] smoke setup failed: {shlex.join(exc.cmd)}\n{exc.stderr or ''}", file=sys.stderr)
+        return exc.returncode
+    overrides += [*environment_overrides(kind, environ), *args]
+    if (
+        name == "sft_megatron"
+    ):  # torchrun Megatron needs this on every rank; verl sets it only for its Ray workers
+        environ["CUDA_DEVICE_MAX_CONNECTIONS"] = "1"
+    if dry:
+        return dry_run(name, overrides, smoke=smoke, from_base=from_base)
+    cfg = compose_recipe(name, overrides)
+    code = doctor_main(name, cfg, smoke=smoke, from_base=from_base)
+    if code != exitcodes.DONE:
+        return code
+    argv = trainer_argv(name, cfg, overrides, environ)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(argv[0], argv)
+
+
+FLAGS = ("--smoke", "--from-base", "--dry-run")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("config-dir", help="print the config directory of the installed package")
     for command, text in (
+        ("launch", "environment -> overrides, preflight checks, then the trainer (--dry-run: show it)"),
         ("doctor", "preflight checks (run before every launch); exit 0 when all pass"),
         ("dry-run", "the plan, the command that would run and the preflight checks; start nothing"),
     ):
@@ -311,9 +435,11 @@ def main(argv: list[str] | None = None) -> int:
         "smoke": "--smoke" in flags,
         "from_base": "--from-base" in flags or os.environ.get("FINR1_FROM_BASE") == "1",
     }
+    if args.command == "launch":
+        return launch(args.recipe, args.overrides, dry="--dry-run" in flags, **options)
     if args.command == "dry-run":
         return dry_run(args.recipe, args.overrides, **options)
-    return doctor_main(args.recipe, args.overrides, **options)
+    return doctor_main(args.recipe, compose_recipe(args.recipe, args.overrides), **options)
 
 
 if __name__ == "__main__":

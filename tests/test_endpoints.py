@@ -85,7 +85,7 @@ async def test_the_reward_takes_every_form_and_the_router_address(fake_openai, m
     answer = "<think>\nx\n</think>\n<answer>\n\\boxed{答案是增长}\n</answer>"
     for i, (name, form) in enumerate(forms(fake_openai).items()):
         settings = ScoreSettings.from_kwargs({"judge_urls": form, "judge_model": "fake-model"})
-        assert settings.judge_urls == (fake_openai.base_url,), name
+        assert settings.judge.urls == (fake_openai.base_url,), name
         out = await compute_score(
             "finr1/fincuge",
             answer.replace("增长", f"增长{i}"),
@@ -96,7 +96,7 @@ async def test_the_reward_takes_every_form_and_the_router_address(fake_openai, m
         )
         assert out["judged"] == 1.0 and out["judge_error"] == 0.0, name
     hosted = ScoreSettings.from_kwargs({"reward_router_address": fake_openai.address, "judge_model": "m"})
-    assert hosted.judge_urls == (fake_openai.base_url,)
+    assert hosted.judge.urls == (fake_openai.base_url,)
 
 
 def test_the_filter_default_judge_is_what_serve_judge_serves():

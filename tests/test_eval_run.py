@@ -28,9 +28,9 @@ from finr1_verl.eval.generate import EndpointBackend, Sampling
 from finr1_verl.eval.items import load_items
 from finr1_verl.eval.report import paper_average
 from finr1_verl.eval.runner import EvalConfig, run_eval
-from finr1_verl.eval.score import ScoringSettings, summarize
-from finr1_verl.reward.judge import as_candidate
-from finr1_verl.reward.score import ScoreSettings, close_judges, judge_for
+from finr1_verl.eval.score import EVAL_SCORING, summarize
+from finr1_verl.reward.judge import JudgeSettings, as_candidate
+from finr1_verl.reward.score import close_judges, judge_for
 from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 from tests.support.shared_data import REPO_ROOT, shared_path
 from tests.test_eval_items import write_instruct
@@ -272,9 +272,9 @@ def test_rules_only_without_a_judge(bench_paths, fake_openai, tmp_path):
 
 async def run_async(paths, out: Path, model_url: str, judge_url: str):
     """The run as a library call, the judge built the way the CLI builds it."""
-    judge = judge_for(ScoreSettings(judge_urls=(judge_url,), judge_model="fake-judge", max_retries=0))
+    judge = judge_for(JudgeSettings(urls=(judge_url,), model="fake-judge", max_retries=0))
     backend = EndpointBackend(model_url, "fake-fin-r1", Sampling(), concurrency=2)
-    config = EvalConfig(data=paths, out=out, limit=LIMIT, scoring=ScoringSettings(), progress=False)
+    config = EvalConfig(data=paths, out=out, limit=LIMIT, scoring=EVAL_SCORING, progress=False)
     try:
         return await run_eval(config, backend, judge)
     finally:

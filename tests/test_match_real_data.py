@@ -11,9 +11,9 @@ import pytest
 
 from finr1_verl.data.sources.fincuge import FINFE_LABELS
 from finr1_verl.data.sources.tfns import TFNS_LABELS
-from finr1_verl.reward import read_sample
 from finr1_verl.reward.labels import normalize_text
 from finr1_verl.reward.match import Verdict, rule_verdict
+from finr1_verl.reward.score import read_sample
 from tests.fixtures.answer.pairs import (
     convfinqa_pairs,
     convfinqa_turns,

@@ -91,11 +91,9 @@ def test_recipe_composes_and_passes_verl_validation(case):
 
 
 def test_reward_kwargs_are_all_known_to_the_reward():
-    from dataclasses import fields
+    from finr1_verl.reward.score import KWARGS
 
-    from finr1_verl.reward.score import ScoreSettings
-
-    known = {f.name for f in fields(ScoreSettings)}
+    known = set(KWARGS)
     for judge in ("external", "verl_hosted"):
         kwargs = compose_recipe("grpo", [f"judge={judge}"]).reward.custom_reward_function.reward_kwargs
         assert set(kwargs) <= known, set(kwargs) - known
@@ -419,3 +417,41 @@ def test_rl_parquet_through_rlhf_dataset_with_the_grpo_data_settings(data_dir, t
         "choices",
         "language",
     }
+
+
+@pytest.mark.parametrize("name", ["sft_megatron", "grpo"])
+def test_launch_runs_exactly_what_its_dry_run_shows(name, monkeypatch, capsys):
+    import shlex
+
+    from finr1_verl import recipes
+
+    for key, value in {
+        "NNODES": "2",
+        "N_GPUS_PER_NODE": "4",
+        "MASTER_ADDR": "10.0.0.9",
+        "DATA_DIR": "/data/finr1",
+        "MODEL_PATH": "/models/sft",
+        "FINR1_JUDGE_URLS": "http://j1:8000/v1,http://j2:8000/v1",
+        "FINR1_JUDGE_MODEL": "judge",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("CUDA_DEVICE_MAX_CONNECTIONS", raising=False)
+    monkeypatch.setattr(recipes, "run_checks", lambda *args, **kwargs: [])
+    launched = []
+    monkeypatch.setattr(recipes.os, "execvp", lambda file, argv: launched.append(argv))
+    assert recipes.main(["launch", name, "--dry-run", "trainer.total_epochs=1"]) == exitcodes.DONE
+    shown = capsys.readouterr().out.split("would run:\n  ", 1)[1].split("\n", 1)[0]
+    recipes.main(["launch", name, "trainer.total_epochs=1"])
+    assert launched == [shlex.split(shown)]
+    argv = launched[0]
+    kind = RECIPES[name].kind
+    assert f"data.train_files=/data/finr1/{'sft' if kind == 'sft' else 'rl'}/train.parquet" in argv
+    assert argv[-1] == "trainer.total_epochs=1"  # the command line's overrides come last
+    if kind == "sft":
+        assert argv[:4] == ["torchrun", "--nnodes=2", "--nproc_per_node=4", "--node_rank=0"]
+        assert "--master_addr=10.0.0.9" in argv and os.environ["CUDA_DEVICE_MAX_CONNECTIONS"] == "1"
+    else:
+        assert argv[:3] == ["python", "-m", "verl.trainer.main_ppo"]
+        kw = "reward.custom_reward_function.reward_kwargs"
+        assert f"{kw}.judge_urls='http://j1:8000/v1,http://j2:8000/v1'" in argv
+        assert f"{kw}.judge_model=judge" in argv

@@ -14,18 +14,14 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from finr1_verl.reward import (
-    GUARD_COUNTS,
-    close_judges,
-    compute_score,
-    hack_reason,
-    read_sample,
-)
+from finr1_verl.reward import compute_score
 from finr1_verl.reward.answer import answer_span, extract_answer
 from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.corpus import BASE_ATTACKS, OBFUSCATIONS, TARGETS, attack_answers
 from finr1_verl.reward.corpus import wrap as corpus_wrap
+from finr1_verl.reward.guard import GUARD_COUNTS, hack_reason
 from finr1_verl.reward.normalise import fold
+from finr1_verl.reward.score import close_judges, read_sample
 from finr1_verl.smoke.fake_openai import Reply
 from tests.fixtures.answer.real_rows import prepare_real_rows, real_texts
 from tests.support.shared_data import shared_path

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finr1_verl.reward import INPUT_ERRORS, SCORE_KEYS, InputError, compute_score_sync, read_sample
+from finr1_verl.reward import INPUT_ERRORS, SCORE_KEYS, InputError, compute_score_sync
 from finr1_verl.reward.inputs import readings
+from finr1_verl.reward.score import read_sample
 
 
 def response(answer: str) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
-from finr1_verl.reward import hack_reason, read_sample, rule_verdict
+from finr1_verl.reward import rule_verdict
 from finr1_verl.reward.answer import MEMO_CHARS, answer_span, boxed_values
+from finr1_verl.reward.guard import hack_reason
 from finr1_verl.reward.match import Verdict
+from finr1_verl.reward.score import read_sample
 
 
 def wrap(answer: str) -> str:

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from finr1_verl.reward import SCORE_KEYS, close_judges
+from finr1_verl.reward import SCORE_KEYS
+from finr1_verl.reward.score import close_judges
 from finr1_verl.smoke.fake_openai import Reply
 
 pytestmark = pytest.mark.integration

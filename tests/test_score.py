@@ -9,16 +9,9 @@ import socket
 import numpy as np
 import pytest
 
-from finr1_verl.reward import (
-    SCORE_KEYS,
-    JudgeError,
-    ScoreSettings,
-    close_judges,
-    compute_score,
-    compute_score_sync,
-    judge_stats,
-)
-from finr1_verl.reward.score import judge_for
+from finr1_verl.reward import SCORE_KEYS, compute_score, compute_score_sync
+from finr1_verl.reward.llm_judge import JudgeError
+from finr1_verl.reward.score import ScoreSettings, close_judges, judge_for, judge_stats
 from finr1_verl.smoke.fake_openai import Reply
 
 FINQA_INFO = {"id": "finqa-1", "answer_type": "numeric", "choices": "{}", "question": "What is the growth?"}
@@ -166,13 +159,13 @@ def test_settings_validation(monkeypatch):
     monkeypatch.setenv("FINR1_JUDGE_URLS", "10.0.0.1:8000, 10.0.0.2:8000")
     monkeypatch.setenv("FINR1_JUDGE_MODEL", "Qwen2.5-72B-Instruct")
     settings = ScoreSettings.from_kwargs({})
-    assert settings.judge_urls == ("http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1")
+    assert settings.judge.urls == ("http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1")
     routed = ScoreSettings.from_kwargs(
         {"reward_router_address": "10.1.1.1:9000", "reward_model_tokenizer": None}
     )
-    assert routed.judge_urls == ("http://10.1.1.1:9000/v1",)
+    assert routed.judge.urls == ("http://10.1.1.1:9000/v1",)
     explicit = ScoreSettings.from_kwargs({"judge_urls": ["a:1", "b:2"], "reward_router_address": "c:3"})
-    assert explicit.judge_urls == ("http://a:1/v1", "http://b:2/v1")
+    assert explicit.judge.urls == ("http://a:1/v1", "http://b:2/v1")
     assert "api_key" not in repr(ScoreSettings.from_kwargs({"api_key": "sk-x"}))
 
 
@@ -199,8 +192,8 @@ async def test_judges_are_reused_across_calls(fake_openai):
         await compute_score(
             "finr1/finqa", response(f"\\boxed{{{answer}}}"), "$1.5 billion", FINQA_INFO, **kwargs
         )
-    judge = judge_for(ScoreSettings.from_kwargs(kwargs))
-    assert judge is judge_for(ScoreSettings.from_kwargs(dict(kwargs)))
+    judge = judge_for(ScoreSettings.from_kwargs(kwargs).judge)
+    assert judge is judge_for(ScoreSettings.from_kwargs(dict(kwargs)).judge)
     stats = judge_stats()[f"qwen-judge@{fake_openai.base_url}"]
     assert stats["requests"] == 3 and stats["equal"] == 3
 

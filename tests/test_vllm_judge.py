@@ -13,7 +13,9 @@ import os
 import pytest
 
 from finr1_verl.llm import LLMClient
-from finr1_verl.reward import SCORE_KEYS, AnswerJudge, close_judges, compute_score, parse_verdict
+from finr1_verl.reward import SCORE_KEYS, compute_score
+from finr1_verl.reward.judge import AnswerJudge, parse_verdict
+from finr1_verl.reward.score import close_judges
 
 pytestmark = [
     pytest.mark.vllm_server,

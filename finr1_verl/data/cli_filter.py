@@ -46,6 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         parser,
         "judge",
         concurrency=64,
+        # The judge role's timeout differs by command on purpose: here one client also rates whole
+        # reasoning traces (up to ~36,000 characters of prompt, filter stage B), so a request's prefill
+        # is many times that of an answer verdict (finr1-eval: 60 s; the GRPO reward: 30 s, so that a
+        # slow judge cannot hold a training step).
         timeout=120.0,
         retries_help="retries after faults or unparseable verdicts",
     )

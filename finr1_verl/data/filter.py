@@ -34,13 +34,14 @@ from finr1_verl import prompts
 from finr1_verl.data.distill import TRACES, example_from_dict
 from finr1_verl.data.jsonl_store import ERROR, OK, read_latest
 from finr1_verl.data.mix import split_of
-from finr1_verl.data.quality import QualityError, QualityJudge
+from finr1_verl.data.quality import QualityJudge
 from finr1_verl.data.records import OBJECTIVE_TYPES, Example
 from finr1_verl.data.resumable import ResumableRun, write_report
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, ground_truths, rl_row, sft_row
 from finr1_verl.data.writer import BatchWriter
 from finr1_verl.reward.answer import extract_answer
-from finr1_verl.reward.judge import AnswerJudge, JudgeError
+from finr1_verl.reward.judge import AnswerJudge
+from finr1_verl.reward.llm_judge import JudgeError
 from finr1_verl.reward.match import Verdict, rule_verdict
 from finr1_verl.table import format_table
 
@@ -127,7 +128,7 @@ async def check_trace(
             stage = "reasoning"
             record["stage_b"] = await stage_b(quality_judge, example, trace)
             record["passed"] = record["stage_b"]["passed"]
-    except (JudgeError, QualityError) as err:
+    except JudgeError as err:
         record |= {
             "status": ERROR,
             "passed": False,

@@ -4,36 +4,23 @@ The prompt (``prompts.QUALITY_*``, versioned) gives the task domain, the task as
 the reference answer, the trace and the trace's final answer, each between delimiters that the
 model-written text cannot forge.  The reply must be exactly ``\\boxed{ddddddd}``: seven 0/1 scores
 in criterion order, so a failed trace says which criteria failed.  Any other reply is retried by the
-client (bounded, never cached) and then raises :class:`QualityError`; a fault never becomes a score.
-With ``structured_output=True`` vLLM is told to produce only that pattern.
+client (bounded, never cached) and then raises the judges' one error,
+:class:`~finr1_verl.reward.llm_judge.JudgeError`; a fault never becomes a score.  With
+``structured_output=True`` vLLM is told to produce only that pattern.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from finr1_verl import prompts
-from finr1_verl.llm import LLMClient, LLMError
-from finr1_verl.llm.types import REJECTED
+from finr1_verl.llm import LLMClient
+from finr1_verl.reward.llm_judge import BoxedReply, LLMJudge, chat_messages, delimiters
 
 CRITERIA = len(prompts.QUALITY_CRITERIA)
-UNPARSEABLE = "unparseable"
-_DIGITS = "[01]{" + str(CRITERIA) + "}"
-SCORES_PATTERN = r"\\boxed\{" + _DIGITS + r"\}"  # the whole reply; also vLLM's structured-output regex
-_SCORES = re.compile(r"\\boxed\{(" + _DIGITS + r")\}")
-_DELIMITER = re.compile(
-    r"</?\s*(domain|task_instruction|reference_answer|reasoning_trace|final_answer)\s*>", re.IGNORECASE
-)
-
-
-class QualityError(Exception):
-    """No usable rating. ``kind``: an LLM error kind, or ``unparseable``."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(f"[{kind}] {message}")
-        self.kind = kind
+SCORES = BoxedReply("[01]{" + str(CRITERIA) + "}")  # seven 0/1 digits; vLLM's structured output matches it
+_DELIMITER = delimiters(prompts.QUALITY_USER_TEMPLATE)
 
 
 @dataclass(frozen=True)
@@ -54,12 +41,7 @@ class QualityResult:
 
 def parse_scores(text: str) -> str | None:
     """The seven digits of a reply that is exactly one boxed score string, else None."""
-    match = _SCORES.fullmatch(text.strip())
-    return match.group(1) if match else None
-
-
-def is_rating(text: str) -> bool:
-    return parse_scores(text) is not None
+    return SCORES.parse(text)
 
 
 def as_block(text: str, max_chars: int) -> str:
@@ -71,7 +53,7 @@ def as_block(text: str, max_chars: int) -> str:
     return f"{text[:half]}\n…[{len(text) - 2 * half} characters left out]…\n{text[-half:]}"
 
 
-class QualityJudge:
+class QualityJudge(LLMJudge):
     """Rates traces; reuse one instance (and its client) for a whole run."""
 
     def __init__(
@@ -83,11 +65,9 @@ class QualityJudge:
         structured_output: bool = False,
         max_tokens: int = 16,
     ):
-        self.client = client
+        super().__init__(client, structured_output=structured_output, max_tokens=max_tokens)
         self.max_trace_chars = max_trace_chars
         self.max_text_chars = max_text_chars
-        self.structured_output = structured_output
-        self.max_tokens = max_tokens
 
     def build_messages(
         self, source: str, question: str, reference: str | Sequence[str], thinking: str, answer: str
@@ -100,23 +80,12 @@ class QualityJudge:
             thinking=as_block(thinking, self.max_trace_chars),
             answer=as_block(answer, self.max_text_chars),
         )
-        return [
-            {"role": "system", "content": prompts.QUALITY_SYSTEM_PROMPT},
-            {"role": "user", "content": user},
-        ]
+        return chat_messages(prompts.QUALITY_SYSTEM_PROMPT, user)
 
     async def rate(
         self, source: str, question: str, reference: str | Sequence[str], thinking: str, answer: str
     ) -> QualityResult:
         """One rating at temperature 0 (the client caches identical requests)."""
         messages = self.build_messages(source, question, reference, thinking, answer)
-        extra = None
-        if self.structured_output:
-            extra = {"structured_outputs": {"regex": SCORES_PATTERN}}
-        try:
-            reply = await self.client.chat(
-                messages, max_tokens=self.max_tokens, temperature=0.0, extra_body=extra, accept=is_rating
-            )
-        except LLMError as err:
-            raise QualityError(UNPARSEABLE if err.kind == REJECTED else err.kind, str(err)) from err
+        reply = await self.ask(messages, SCORES)
         return QualityResult(scores=parse_scores(reply.content) or "", raw=reply.content)

@@ -10,12 +10,13 @@ from finr1_verl.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem
 from finr1_verl.eval.generate import EndpointBackend, Generation, Sampling, VLLMBackend
 from finr1_verl.eval.items import load_items, read_items_file, write_items_file
 from finr1_verl.eval.runner import EvalConfig, RunMismatch, run_eval
-from finr1_verl.eval.score import BenchmarkScore, ItemScore, ScoringSettings, score_item
+from finr1_verl.eval.score import EVAL_SCORING, BenchmarkScore, ItemScore, score_item
 
 __all__ = [
     "BENCHMARKS",
     "Benchmark",
     "BenchmarkScore",
+    "EVAL_SCORING",
     "EndpointBackend",
     "EvalConfig",
     "EvalItem",
@@ -23,7 +24,6 @@ __all__ = [
     "ItemScore",
     "RunMismatch",
     "Sampling",
-    "ScoringSettings",
     "VLLMBackend",
     "load_items",
     "read_items_file",

@@ -35,8 +35,8 @@ from finr1_verl.eval.generate import EndpointBackend, HFBackend, Sampling, VLLMB
 from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
 from finr1_verl.eval.runner import EvalConfig, run_eval
-from finr1_verl.eval.score import ScoringSettings
 from finr1_verl.exitcodes import BAD_INPUT, DONE
+from finr1_verl.reward.guard import MAX_FINAL_ANSWER_CHARS
 from finr1_verl.reward.judge import AnswerJudge
 from finr1_verl.reward.score import MODES, ScoreSettings, close_judges, judge_for
 
@@ -114,6 +114,9 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
         parser,
         "judge",
         concurrency=64,
+        # Answer verdicts as in the GRPO reward (30 s there), but no training step waits here and a
+        # timed-out item counts as a judge error in the reported score: twice the reward's budget
+        # (finr1-data filter: 120 s, for whole traces).
         timeout=60.0,
         retries_help="retries after faults or unparseable verdicts",
     )
@@ -132,7 +135,12 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     scoring.add_argument(
         "--think-in-prompt", action="store_true", help="the chat template opens <think> itself"
     )
-    scoring.add_argument("--max-answer-chars", type=int, default=ScoringSettings.max_answer_chars)
+    scoring.add_argument(
+        "--max-answer-chars",
+        type=int,
+        default=MAX_FINAL_ANSWER_CHARS,
+        help=f"longer final answers score 0 and are never judged (default {MAX_FINAL_ANSWER_CHARS}, as in training)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -144,12 +152,14 @@ def add_select_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=select)
 
 
-def _judge(args: argparse.Namespace) -> tuple[str, AnswerJudge | None]:
-    """The scoring mode and the judge (built like the reward's, so both share one client per settings)."""
+def _scoring(args: argparse.Namespace) -> tuple[ScoreSettings, AnswerJudge | None]:
+    """The scoring settings and the judge (the reward's own, so both share one client per settings)."""
     mode = args.judge_mode or ("rule_first" if args.judge_urls else "never")
     settings = ScoreSettings.from_kwargs(
         {
             "mode": mode,
+            "lenient": not args.strict_extraction,
+            "think_in_prompt": args.think_in_prompt,
             "judge_urls": args.judge_urls,
             "judge_model": args.judge_model,
             "timeout": args.judge_timeout,
@@ -159,13 +169,13 @@ def _judge(args: argparse.Namespace) -> tuple[str, AnswerJudge | None]:
             "max_answer_chars": args.max_answer_chars,
         }
     )
-    return mode, None if mode == "never" else judge_for(settings)
+    return settings, None if mode == "never" else judge_for(settings.judge)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         data = _bench_paths(args.bench)
-        mode, judge = _judge(args)
+        scoring, judge = _scoring(args)
         sampling = Sampling(args.temperature, args.top_p, args.max_tokens, args.seed)
         if args.model_urls:
             backend = EndpointBackend(
@@ -191,12 +201,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             limit=args.limit,
             items_file=args.items,
-            scoring=ScoringSettings(
-                mode=mode,
-                lenient=not args.strict_extraction,
-                think_in_prompt=args.think_in_prompt,
-                max_answer_chars=args.max_answer_chars,
-            ),
+            scoring=scoring,
             label=args.label,
             command=args.command_line,
             progress=not args.no_progress,

@@ -41,14 +41,16 @@ from finr1_verl.eval.generate import Generation, Request, Sampling
 from finr1_verl.eval.items import Loaded, load_items, read_items_file, write_items_file
 from finr1_verl.eval.report import build_summary, write_reports
 from finr1_verl.eval.score import (
+    EVAL_SCORING,
     BenchmarkScore,
-    ScoringSettings,
     failed_generation_score,
     generation_fields,
+    protocol,
     score_item,
     summarize,
 )
 from finr1_verl.reward.judge import AnswerJudge
+from finr1_verl.reward.score import ScoreSettings
 
 
 class Backend(Protocol):
@@ -70,7 +72,7 @@ class EvalConfig:
     seed: int = 0
     limit: int | None = None  # items per benchmark (a random subset of the selection)
     items_file: Path | None = None
-    scoring: ScoringSettings = ScoringSettings()
+    scoring: ScoreSettings = EVAL_SCORING
     label: str | None = None  # the new row's name in the report (default: the model)
     command: str = ""
     progress: bool = True
@@ -82,7 +84,7 @@ class RunMismatch(ValueError):
 
 def run_settings(config: EvalConfig, backend: Backend, judge: AnswerJudge | None) -> dict[str, Any]:
     described = backend.describe()
-    scoring = asdict(config.scoring)
+    scoring = protocol(config.scoring)
     if judge is None:
         scoring["mode"] = "never"
     else:

@@ -15,7 +15,7 @@ generation error (a rerun retries it).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from finr1_verl.eval.benchmarks import EvalItem
@@ -28,12 +28,16 @@ NO_ANSWER = "no_answer"
 GUARDED = "guarded"
 
 
-@dataclass(frozen=True)
-class ScoringSettings:
-    mode: str = "rule_first"  # rule_first | always | never
-    lenient: bool = True  # fall back to the last box / "the answer is" / last line without <answer>
-    think_in_prompt: bool = False  # the chat template opens <think> in the prompt
-    max_answer_chars: int = 4000  # longer final answers are guarded (0) and never judged
+# Evaluation reads untagged models too: the last box / "the answer is" / last line count without <answer>.
+EVAL_SCORING = ScoreSettings(lenient=True)
+
+
+# The scoring settings an evaluation report records (the judge is described by the runner).
+PROTOCOL_FIELDS = ("mode", "lenient", "think_in_prompt", "max_answer_chars")
+
+
+def protocol(settings: ScoreSettings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in PROTOCOL_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -53,16 +57,12 @@ class ItemScore:
 
 
 async def score_item(
-    item: EvalItem, response: str, settings: ScoringSettings, judge: AnswerJudge | None
+    item: EvalItem, response: str, settings: ScoreSettings, judge: AnswerJudge | None
 ) -> ItemScore:
     """The score of one generated response: the reward's :func:`assess`, recorded per step."""
-    reward_settings = ScoreSettings(
-        mode=settings.mode if judge is not None else "never",
-        lenient=settings.lenient,
-        think_in_prompt=settings.think_in_prompt,
-        max_answer_chars=settings.max_answer_chars,
-    )
-    outcome = await assess(response, item.sample, reward_settings, judge)
+    if judge is None:
+        settings = replace(settings, mode="never")
+    outcome = await assess(response, item.sample, settings, judge)
     result = outcome.result
     if outcome.answer is None:
         rule = NO_ANSWER

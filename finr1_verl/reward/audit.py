@@ -44,10 +44,11 @@ from finr1_verl.llm import LLMClient
 from finr1_verl.reward.calibrate import Calibration, calibrate, labelled_pairs
 from finr1_verl.reward.corpus import BASE_ATTACKS, OBFUSCATIONS, PLACEMENTS
 from finr1_verl.reward.inputs import InputError
-from finr1_verl.reward.judge import AnswerJudge
+from finr1_verl.reward.judge import AnswerJudge, JudgeSettings
 from finr1_verl.reward.keys import KEY_THRESHOLD, Key, evolve, grammar, related, score_answers, unrelated_hits
 from finr1_verl.reward.match import Verdict, rule_verdict
 from finr1_verl.reward.score import Sample, ScoreSettings, assess_rules, read_sample
+from finr1_verl.table import format_table
 
 EXIT_KEY, EXIT_CHECK = 1, 2
 
@@ -136,7 +137,7 @@ def search_keys(
 
 def check_hack_corpus(samples: Sequence[Sample], rng: random.Random, progress) -> Check:
     """Attacks around each answer type's wrong answers in the data; failures = attacks that reach the judge."""
-    settings = ScoreSettings(mode="always", judge_urls=("http://unused",), judge_model="unused")
+    settings = ScoreSettings(mode="always", judge=JudgeSettings(urls=("http://unused",), model="unused"))
     by_type: dict[str, list[Sample]] = {}
     for sample in samples:
         by_type.setdefault(sample.answer_type, []).append(sample)
@@ -195,13 +196,12 @@ def check_judge(
 
 
 def print_table(checks: Iterable[Check], out=None) -> None:
-    out = out or sys.stdout
-    print(f"{'check':16} {'checked':>9} {'failed':>7}  {'result':6}  detail", file=out)
+    rows: list[tuple[object, ...]] = []
     for check in checks:
         status = "info" if check.informational else "ok" if check.passed else "FAIL"
-        print(f"{check.name:16} {check.checked:9d} {check.failed:7d}  {status:6}  {check.detail}", file=out)
-        for example in check.examples:
-            print(f"{'':16}   - {example}", file=out)
+        rows.append((check.name, check.checked, check.failed, status, check.detail))
+        rows += [("", "", "", "", f"- {example}") for example in check.examples]
+    print(format_table(("check", "checked", "failed", "result", "detail"), rows), file=out or sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--key-rows", type=int, default=300, help="rows sampled for the universal-key search")
     parser.add_argument("--generations", type=int, default=20, help="rounds of the evolutionary key search")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--judge-urls", help="OpenAI-compatible base URL(s) of the judge to calibrate, comma-separated")
+    parser.add_argument(
+        "--judge-urls", help="OpenAI-compatible base URL(s) of the judge to calibrate, comma-separated"
+    )
     parser.add_argument("--judge-model", help="the judge's model name")
     parser.add_argument(
         "--api-key", default=None, help="judge API key (default $FINR1_JUDGE_API_KEY / $OPENAI_API_KEY)"

@@ -40,6 +40,14 @@ ADDRESSES_GRADER = "addresses_grader"
 FAKE_TAGS = "fake_tags"
 CONTENT_FREE = "content_free"
 NO_DIGIT = "no_digit"
+# The longest final answer that is scored, in training and in evaluation alike (one limit, so an
+# evaluation number and a training reward read the same answers).  A Fin-R1 final answer is a
+# number, an option, a label or a sentence or two (the longest gold of the shipped samples has 416
+# characters); a longer "answer" is an essay or a hedge.  It scores 0 (TOO_LONG)
+# and is never shown to the judge, so the judge prompt stays short.  The rules compare answers up to
+# ``match.MAX_ANSWER_CHARS`` (4096), above this limit: every answer that passes the guard is still
+# compared by the rules before any judge call.
+MAX_FINAL_ANSWER_CHARS = 1000
 REASONS = (EMPTY, TOO_LONG, FAKE_TAGS, ADDRESSES_GRADER, HEDGE, CONTENT_FREE, NO_DIGIT)
 _TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
@@ -225,7 +233,7 @@ def hack_reason(
     answer: str | None,
     *,
     answer_type: str,
-    max_answer_chars: int = 1000,
+    max_answer_chars: int = MAX_FINAL_ANSWER_CHARS,
     golds: Sequence[str] = (),
     choices: Mapping[str, str] | None = None,
 ) -> str | None:

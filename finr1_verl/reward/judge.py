@@ -9,33 +9,54 @@ candidate only; the question is optional and off by default, as Fin-R1 measured 
 verdict must be exactly ``\\boxed{1}`` or ``\\boxed{0}``; with ``structured_output=True`` vLLM is told
 to produce one of the two (``structured_outputs.choice``, vLLM >= 0.12).  Any other reply is retried
 (bounded, never cached) and then, like any client failure after its retries, raises
-:class:`JudgeError`: a judge fault never becomes a verdict.
+:class:`~finr1_verl.reward.llm_judge.JudgeError`: a judge fault never becomes a verdict.  The request,
+reply parsing and error are the judges' shared core, :mod:`finr1_verl.reward.llm_judge`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from finr1_verl import prompts
-from finr1_verl.llm import LLMClient, LLMError
+from finr1_verl.llm import LLMClient
 from finr1_verl.llm.stats import Counters
-from finr1_verl.llm.types import REJECTED
+from finr1_verl.reward.guard import MAX_FINAL_ANSWER_CHARS
+from finr1_verl.reward.llm_judge import ANY_TAG, BoxedReply, JudgeError, LLMJudge, chat_messages
 from finr1_verl.reward.normalise import fold
 
-UNPARSEABLE = "unparseable"
-# Any tag-like text: the prompt's delimiters in any spacing, and every other tag a data block has no use for.
-_TAG = re.compile(r"<\s*/?\s*[a-z_|][^<>\n]{0,64}>", re.IGNORECASE)
-_VERDICT = re.compile(r"\\boxed\{([01])\}")
+VERDICT = BoxedReply("[01]", choices=(prompts.JUDGE_VERDICT_EQUAL, prompts.JUDGE_VERDICT_DIFFERENT))
 
 
-class JudgeError(Exception):
-    """The judge gave no usable verdict. ``kind``: an LLM error kind, or ``unparseable``."""
+@dataclass(frozen=True)
+class JudgeSettings:
+    """Where the answer judge is served and how it is asked.  Frozen and hashable: it is also the key
+    of the one judge (and client) built per settings in a process (:func:`~finr1_verl.reward.score.judge_for`).
+    """
 
-    def __init__(self, kind: str, message: str):
-        super().__init__(f"[{kind}] {message}")
-        self.kind = kind
+    urls: tuple[str, ...] = ()  # list or comma string; default $FINR1_JUDGE_URLS
+    model: str = ""  # default $FINR1_JUDGE_MODEL
+    api_key: str | None = field(default=None, repr=False)  # default $FINR1_JUDGE_API_KEY / $OPENAI_API_KEY
+    timeout: float = 30.0  # seconds per judge request
+    max_concurrency: int = 64  # judge requests in flight per endpoint and worker
+    max_retries: int = 3
+    # The longest final answer that is scored: a longer one scores 0 (hack guard) and is never shown
+    # to the judge.  See MAX_FINAL_ANSWER_CHARS for why one limit serves training and evaluation.
+    max_answer_chars: int = MAX_FINAL_ANSWER_CHARS
+    include_question: bool = False  # Fin-R1 measured the question to hurt the judge
+    structured_output: bool = False  # vLLM judges: restrict the reply to the two verdicts
+    max_tokens: int = 16
+
+    def client(self) -> LLMClient:
+        return LLMClient(
+            self.urls,
+            self.model,
+            api_key=self.api_key,
+            max_concurrency=self.max_concurrency,
+            timeout_s=self.timeout,
+            max_retries=self.max_retries,
+            max_tokens=self.max_tokens,
+        )
 
 
 @dataclass(frozen=True)
@@ -48,17 +69,13 @@ class JudgeResult:
 
 def parse_verdict(text: str) -> bool | None:
     """True/False for a reply that is exactly one boxed verdict (surrounding whitespace allowed)."""
-    match = _VERDICT.fullmatch(text.strip())
-    return None if match is None else match.group(1) == "1"
-
-
-def is_verdict(text: str) -> bool:
-    return parse_verdict(text) is not None
+    digit = VERDICT.parse(text)
+    return None if digit is None else digit == "1"
 
 
 def as_data(text: str, max_chars: int) -> str:
     """Text made safe to place between the prompt's delimiters: no tags, one line, capped."""
-    text = " ".join(_TAG.sub(" ", text[: 4 * max_chars]).split())
+    text = " ".join(ANY_TAG.sub(" ", text[: 4 * max_chars]).split())
     return text if len(text) <= max_chars else text[:max_chars] + " …[truncated]"
 
 
@@ -68,25 +85,23 @@ def as_candidate(text: str, max_chars: int) -> str:
     return as_data(fold(text[: 4 * max_chars], keep_case=True), max_chars)
 
 
-class AnswerJudge:
+class AnswerJudge(LLMJudge):
     """Asks an LLM whether two final answers are equivalent; reuse one instance for many calls."""
 
     def __init__(
         self,
         client: LLMClient,
         *,
-        max_answer_chars: int = 1000,
+        max_answer_chars: int = MAX_FINAL_ANSWER_CHARS,
         max_reference_chars: int = 2000,
         include_question: bool = False,
         structured_output: bool = False,
         max_tokens: int = 16,
     ):
-        self.client = client
+        super().__init__(client, structured_output=structured_output, max_tokens=max_tokens)
         self.max_answer_chars = max_answer_chars
         self.max_reference_chars = max_reference_chars
         self.include_question = include_question
-        self.structured_output = structured_output
-        self.max_tokens = max_tokens
         self.stats = Counters(("equal", "different"))  # plus error/<kind> when the judge fails
 
     def build_messages(
@@ -115,7 +130,7 @@ class AnswerJudge:
             reference=ref,
             candidate=as_candidate(candidate, self.max_answer_chars),
         )
-        return [{"role": "system", "content": prompts.JUDGE_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+        return chat_messages(prompts.JUDGE_SYSTEM_PROMPT, user)
 
     async def judge(
         self,
@@ -127,18 +142,11 @@ class AnswerJudge:
     ) -> JudgeResult:
         """One verdict at temperature 0 (identical pairs are answered once by the client's cache)."""
         messages = self.build_messages(candidate, reference, question=question, choices=choices)
-        extra = None
-        if self.structured_output:
-            verdicts = [prompts.JUDGE_VERDICT_EQUAL, prompts.JUDGE_VERDICT_DIFFERENT]
-            extra = {"structured_outputs": {"choice": verdicts}}
         try:
-            reply = await self.client.chat(
-                messages, max_tokens=self.max_tokens, temperature=0.0, extra_body=extra, accept=is_verdict
-            )
-        except LLMError as err:
-            kind = UNPARSEABLE if err.kind == REJECTED else err.kind
-            self.stats.add(f"error/{kind}")
-            raise JudgeError(kind, str(err)) from err
+            reply = await self.ask(messages, VERDICT)
+        except JudgeError as err:
+            self.stats.add(f"error/{err.kind}")
+            raise
         equal = parse_verdict(reply.content) is True
         self.stats.add("equal" if equal else "different")
         return JudgeResult(equal=equal, raw=reply.content, cached=reply.cached)

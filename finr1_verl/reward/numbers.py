@@ -92,11 +92,6 @@ class Number:
     scale: float = 1.0
     currency: str | None = None
 
-    @property
-    def unscaled(self) -> float:
-        """The value without its scale word ("1.5 million" → 1.5), to spot an unreconcilable scale."""
-        return self.value / self.scale
-
 
 def _clean(text: str) -> str:
     text = fold(text)

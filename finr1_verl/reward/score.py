@@ -29,10 +29,10 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
-from finr1_verl.llm import LLMClient, parse_endpoints, run_sync
+from finr1_verl.llm import parse_endpoints, run_sync
 from finr1_verl.llm.slicer import LoopSlicer
 from finr1_verl.llm.stats import Counters
 from finr1_verl.reward import inputs
@@ -41,7 +41,8 @@ from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.format import check_format
 from finr1_verl.reward.guard import GUARD_COUNTS, clear_guard_cache, hack_reason
 from finr1_verl.reward.inputs import InputError
-from finr1_verl.reward.judge import AnswerJudge, JudgeError
+from finr1_verl.reward.judge import AnswerJudge, JudgeSettings
+from finr1_verl.reward.llm_judge import JudgeError
 from finr1_verl.reward.match import Verdict, clear_verdict_cache, rule_verdict
 from finr1_verl.reward.numbers import clear_number_cache
 
@@ -60,44 +61,52 @@ _SLICER = LoopSlicer()
 
 @dataclass(frozen=True)
 class ScoreSettings:
-    """Everything ``reward_kwargs`` can set (the same names), with the Fin-R1 defaults."""
+    """How responses are scored, in training (``reward_kwargs``) and in evaluation alike, with the
+    Fin-R1 defaults.  ``reward_kwargs`` uses the same names, and those of :class:`JudgeSettings`
+    (``urls``, ``model`` and ``max_tokens`` prefixed with ``judge_``): see :data:`KWARGS`.
+    """
 
     mode: str = "rule_first"
     format_weight: float = 1.0
     accuracy_weight: float = 1.0
     strict: bool = False
-    judge_urls: tuple[str, ...] = ()  # list or comma string; default $FINR1_JUDGE_URLS
-    judge_model: str = ""  # default $FINR1_JUDGE_MODEL
-    api_key: str | None = field(default=None, repr=False)  # default $FINR1_JUDGE_API_KEY / $OPENAI_API_KEY
-    timeout: float = 30.0  # seconds per judge request
-    max_concurrency: int = 64  # judge requests in flight per endpoint and worker
-    max_retries: int = 3
-    max_answer_chars: int = 1000  # longer final answers score 0 (guard) and are never sent
     think_in_prompt: bool = False  # the chat template opens <think> in the prompt
     lenient: bool = False  # evaluation of untagged models: last box / "the answer is" / last line; not for RL
-    include_question: bool = False  # Fin-R1 measured the question to hurt the judge
-    structured_output: bool = False  # vLLM judges: restrict the reply to the two verdicts
-    judge_max_tokens: int = 16
     judge_error_alarm: int = 64  # consecutive judge failures in one worker before an error-level log line
+    judge: JudgeSettings = JudgeSettings()
+
+    @property
+    def max_answer_chars(self) -> int:
+        """Longer final answers score 0 (hack guard) and are never judged (one limit: :class:`JudgeSettings`)."""
+        return self.judge.max_answer_chars
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> ScoreSettings:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in kwargs.items() if k in known and v is not None}
-        _warn_unknown(set(kwargs) - known - set(VERL_KWARGS))
+        values = {k: v for k, v in kwargs.items() if k in KWARGS and v is not None}
+        _warn_unknown(set(kwargs) - set(KWARGS) - set(VERL_KWARGS))
         urls = parse_endpoints(values.get("judge_urls") or kwargs.get("reward_router_address"))
         values["judge_urls"] = tuple(urls or parse_endpoints(os.environ.get("FINR1_JUDGE_URLS")))
         values.setdefault("judge_model", os.environ.get("FINR1_JUDGE_MODEL", ""))
-        settings = cls(**values)
+        judge = JudgeSettings(**{JUDGE_KWARGS[k]: values.pop(k) for k in list(values) if k in JUDGE_KWARGS})
+        settings = cls(**values, judge=judge)
         if settings.mode not in MODES:
             raise ValueError(f"reward_kwargs.mode must be one of {MODES}, got {settings.mode!r}")
-        if settings.mode != "never" and not (settings.judge_urls and settings.judge_model):
+        if settings.mode != "never" and not (judge.urls and judge.model):
             raise ValueError(
                 f"reward mode {settings.mode!r} needs a judge: set reward_kwargs.judge_urls (or "
                 "$FINR1_JUDGE_URLS, or let verl host it: reward.reward_model.enable=True) and "
                 "reward_kwargs.judge_model (or $FINR1_JUDGE_MODEL); or use mode=never"
             )
         return settings
+
+
+# reward_kwargs name -> JudgeSettings field: its own name, with ``judge_`` before the ambiguous ones.
+JUDGE_KWARGS = {
+    (f"judge_{f.name}" if f.name in ("urls", "model", "max_tokens") else f.name): f.name
+    for f in fields(JudgeSettings)
+}
+# Every name reward_kwargs may set.
+KWARGS = (*(f.name for f in fields(ScoreSettings) if f.name != "judge"), *JUDGE_KWARGS)
 
 
 def settings_for(kwargs: Mapping[str, Any]) -> ScoreSettings:
@@ -270,7 +279,7 @@ async def _finish(
     assessment: Assessment, sample: Sample, settings: ScoreSettings, judge: AnswerJudge | None = None
 ) -> Assessment:
     if assessment.needs_judge:
-        await _judge(assessment, sample, settings, judge or judge_for(settings))
+        await _judge(assessment, sample, settings, judge or judge_for(settings.judge))
     result = assessment.result
     result.score = settings.format_weight * result.format + settings.accuracy_weight * result.acc
     return assessment
@@ -345,42 +354,21 @@ def compute_score_sync(
 
 
 # --- shared judges and warnings --------------------------------------------------------------
-_judges: dict[tuple, AnswerJudge] = {}
+_judges: dict[JudgeSettings, AnswerJudge] = {}
 _judges_lock = threading.Lock()
 
 
-def judge_for(settings: ScoreSettings) -> AnswerJudge:
+def judge_for(settings: JudgeSettings) -> AnswerJudge:
     """The one judge (and client) for these settings, built on first use and reused afterwards."""
-    key = (
-        settings.judge_urls,
-        settings.judge_model,
-        settings.api_key,
-        settings.timeout,
-        settings.max_concurrency,
-        settings.max_retries,
-        settings.max_answer_chars,
-        settings.include_question,
-        settings.structured_output,
-        settings.judge_max_tokens,
-    )
     with _judges_lock:
-        judge = _judges.get(key)
+        judge = _judges.get(settings)
         if judge is None:
-            client = LLMClient(
-                settings.judge_urls,
-                settings.judge_model,
-                api_key=settings.api_key,
-                max_concurrency=settings.max_concurrency,
-                timeout_s=settings.timeout,
-                max_retries=settings.max_retries,
-                max_tokens=settings.judge_max_tokens,
-            )
-            judge = _judges[key] = AnswerJudge(
-                client,
+            judge = _judges[settings] = AnswerJudge(
+                settings.client(),
                 max_answer_chars=settings.max_answer_chars,
                 include_question=settings.include_question,
                 structured_output=settings.structured_output,
-                max_tokens=settings.judge_max_tokens,
+                max_tokens=settings.max_tokens,
             )
         return judge
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(os.environ.get("FINR1_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+from bench.shared_data import REPO_ROOT, SHARED_DATA
+
+__all__ = ["REPO_ROOT", "SHARED_DATA", "shared_path"]
 
 
 def shared_path(*parts: str) -> Path:
