@@ -43,11 +43,11 @@ from finr1_verl.data.render import render_question
 from finr1_verl.data.resumable import ResumableRun, write_report
 from finr1_verl.data.sources import Rejected, parser_for
 from finr1_verl.llm import ChatResult, LLMClient, LLMError
+from finr1_verl.reward.format import THINK_CLOSE, THINK_OPEN
 from finr1_verl.table import format_table
 
 FORCE_THINKING = ("prefill", "server")
 TRUNCATED, NO_REASONING, NO_ANSWER = "truncated", "no_reasoning", "no_answer"
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 TRACES, REJECTS, REPORT = "traces.jsonl", "rejects.jsonl", "report.json"
 OVER_LIMIT = "over_limit"  # the reject reason of questions beyond ``limit_per_source``
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 from finr1_verl.data.records import Example
 from finr1_verl.data.render import language_of, render_question
 from finr1_verl.prompts import SYSTEM_PROMPT
+from finr1_verl.reward.format import render_response
 
 _MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 EXTRA_INFO = pa.struct(
@@ -83,7 +84,7 @@ def rl_row(example: Example, index: int, split: str) -> dict[str, Any]:
 
 def assistant_turn(thinking: str, answer_text: str) -> str:
     """Fin-R1's SFT target: the trace in <think>, the answer in <answer>, newline-separated."""
-    return f"<think>\n{thinking.strip()}\n</think>\n<answer>\n{answer_text.strip()}\n</answer>"
+    return render_response(thinking.strip(), answer_text.strip())
 
 
 def sft_row(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from finr1_verl.llm import LLMClient, LLMError
+from finr1_verl.reward.format import THINK_CLOSE, render_thinking
 
 Messages = list[dict[str, str]]
 Request = tuple[str, Messages]
@@ -51,9 +52,9 @@ class Generation:
 
 def with_reasoning(content: str, reasoning: str | None) -> str:
     """The response as the model wrote it, when a reasoning parser returned the thinking separately."""
-    if not reasoning or "</think>" in content:
+    if not reasoning or THINK_CLOSE in content:
         return content
-    return f"<think>\n{reasoning.strip()}\n</think>\n{content.lstrip()}"
+    return f"{render_thinking(reasoning.strip())}\n{content.lstrip()}"
 
 
 class EndpointBackend:

@@ -43,6 +43,7 @@ from tqdm import tqdm
 from finr1_verl.llm import LLMClient
 from finr1_verl.reward.calibrate import Calibration, calibrate, labelled_pairs
 from finr1_verl.reward.corpus import BASE_ATTACKS, OBFUSCATIONS, PLACEMENTS
+from finr1_verl.reward.format import render_response
 from finr1_verl.reward.inputs import InputError
 from finr1_verl.reward.judge import AnswerJudge, JudgeSettings
 from finr1_verl.reward.keys import KEY_THRESHOLD, Key, evolve, grammar, related, score_answers, unrelated_hits
@@ -86,7 +87,7 @@ def load_samples(paths: Sequence[Path]) -> tuple[list[Sample], Check]:
 
 def _response(answer: str) -> str:
     body = answer if "{" in answer or "}" in answer else f"\\boxed{{{answer}}}"
-    return f"<think>\nI computed it.\n</think>\n<answer>\n{body}\n</answer>"
+    return render_response("I computed it.", body)
 
 
 def check_own_gold(samples: Sequence[Sample], progress) -> Check:
@@ -162,7 +163,7 @@ def check_hack_corpus(samples: Sequence[Sample], rng: random.Random, progress) -
                                 apply(text) if placement == "outside_box" else f"\\boxed{{{apply(text)}}}"
                             )
                             checked += 1
-                            response = f"<think>\nr\n</think>\n<answer>\n{answer}\n</answer>"
+                            response = render_response("r", answer)
                             if assess_rules(response, sample, settings).needs_judge:
                                 reached[f"{sample.answer_type}:{base}"] += 1
     examples = [f"{name} x{count}" for name, count in reached.most_common(5)]

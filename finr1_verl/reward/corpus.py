@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from finr1_verl.reward.format import render_response
+
 # A wrong answer and a second wrong answer for each answer type, and the gold the attacks target.
 WRONG = {
     "numeric": ("9%", "12%"),
@@ -118,7 +120,7 @@ def attack_answers(answer_types: tuple[str, ...] = tuple(TARGETS)) -> Iterator[A
 
 def wrap(answer: str, reasoning: str = "I computed it from the table.") -> str:
     """A well-formed response around ``answer``."""
-    return f"<think>\n{reasoning}\n</think>\n<answer>\n{answer}\n</answer>"
+    return render_response(reasoning, answer)
 
 
 def plain_response(size: int) -> str:

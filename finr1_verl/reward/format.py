@@ -23,6 +23,17 @@ ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 BYTE_ORDER_MARK = "\ufeff"
 
 
+def render_thinking(reasoning: str) -> str:
+    """The reasoning block of a response: ``<think>``, the reasoning, ``</think>``, one per line."""
+    return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}"
+
+
+def render_response(reasoning: str, answer: str) -> str:
+    """A response in the format :func:`check_format` accepts: the reasoning block, then ``answer`` in
+    ``<answer>``, one tag per line (the layout of Fin-R1's SFT targets)."""
+    return f"{render_thinking(reasoning)}\n{ANSWER_OPEN}\n{answer}\n{ANSWER_CLOSE}"
+
+
 def check_format(response: str, think_in_prompt: bool = False) -> bool:
     """True when ``response`` follows Fin-R1's think/answer format exactly (see the module docstring)."""
     if not isinstance(response, str):

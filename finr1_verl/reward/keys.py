@@ -21,6 +21,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from finr1_verl.reward.format import render_response
 from finr1_verl.reward.labels import canonical_label, choice_letters, normalize_text
 from finr1_verl.reward.match import MAX_PERCENT_ROUNDING_GAP, Verdict, rule_verdict
 from finr1_verl.reward.numbers import parse_number
@@ -43,7 +44,7 @@ _LABELS = (
 
 
 def wrap_boxed(answer: str) -> str:
-    return f"<think>\nI computed it.\n</think>\n<answer>\n\\boxed{{{answer}}}\n</answer>"
+    return render_response("I computed it.", f"\\boxed{{{answer}}}")
 
 
 def grammar() -> list[str]:

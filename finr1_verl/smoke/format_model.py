@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from finr1_verl.reward.format import render_response
+
 
 def reference_answer(row: dict) -> str:
     """An answer in the Fin-R1 format whose final answer is the row's reference."""
     gold = row["reward_model"]["ground_truth"][0]
     answer = gold if row["extra_info"]["answer_type"] == "text" else f"\\boxed{{{gold}}}"
-    return f"<think>\nThe reference solution gives {gold}.\n</think>\n<answer>\n{answer}\n</answer>"
+    return render_response(f"The reference solution gives {gold}.", answer)
 
 
 def _examples(tokenizer, rows: list[dict]) -> list[tuple[list[int], int]]:
