@@ -17,6 +17,7 @@ from finr1_verl.eval.items import (
     write_items_file,
 )
 from finr1_verl.prompts import SYSTEM_PROMPT
+from finr1_verl.reward.match import Verdict, rule_verdict
 from tests.support.shared_data import shared_path
 
 # Strata of the Finance-Instruct fixture below: (system turn?, answer words) -> records.
@@ -65,6 +66,17 @@ def test_items_are_the_rl_prompt_and_ground_truth():
     assert item.messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert "\\boxed{}" in item.messages[1]["content"]
     assert item.sample.answer_type == "numeric"  # human answer first, executed value second
+
+
+def test_benchmark_readings_agree_as_in_training():
+    """ConvFinQA's dev excerpt has human answers that contradict the executed value: an item keeps
+    the readings that agree (as `finr1-data prepare` writes them), never both."""
+    items = load_items(benchmark("convfinqa"), shared_path("convfinqa"), seed=0).items
+    assert sum(len(i.sample.readings) == 1 for i in items) >= 30  # the excerpt's 30 conflicts
+    for item in items:
+        for candidate in item.sample.readings:
+            for gold in item.sample.readings:
+                assert rule_verdict(candidate, gold) is Verdict.EQUAL, (item.id, candidate, gold)
 
 
 def test_stratified_quota_adds_up_with_largest_remainders():

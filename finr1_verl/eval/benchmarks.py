@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from finr1_verl import prompts
+from finr1_verl.data.golds import reconcile
 from finr1_verl.data.records import Example
 from finr1_verl.data.rows import rl_row
 from finr1_verl.data.sources import Rejected, parser_for
@@ -100,7 +101,10 @@ class EvalItem:
 
 
 def eval_item(bench: Benchmark, example: Example) -> EvalItem:
-    """The RL row of ``example`` turned into an evaluation item (prompt and ground truth, as in training)."""
+    """The RL row of ``example`` turned into an evaluation item (prompt and ground truth, as in training:
+    readings that disagree are reconciled the way ``finr1-data prepare`` does, so a benchmark never
+    accepts the reading the upstream's own scorer would not)."""
+    example, _ = reconcile(example)
     row: dict[str, Any] = rl_row(example, 0, "eval")
     sample = read_sample(row["data_source"], row["reward_model"]["ground_truth"], row["extra_info"])
     return EvalItem(bench.name, example.id, row["prompt"], sample)
