@@ -25,7 +25,9 @@ BOXED_INSTRUCTION_ZH = "请将最终答案写在 \\boxed{} 中。"
 # Fin-R1's layout: criteria first, then reference and candidate only (adding the question made its
 # judge worse: 8.0% vs 0.4% disagreement with humans), verdict alone in \boxed{}.  The candidate is
 # the extracted final answer only, delimited as data; the criteria say that it carries no orders.
-JUDGE_PROMPT_VERSION = "finr1-judge-v1"
+# v2: the same text; the candidate block is folded as the guard reads it and stripped of every tag
+# (finr1_verl/reward/normalise.py), so the judge sees a different input than under v1.
+JUDGE_PROMPT_VERSION = "finr1-judge-v2"
 JUDGE_SYSTEM_PROMPT = (
     "You check whether a candidate answer to a financial question gives the same final answer as "
     "the reference answer.\n\n"

@@ -217,7 +217,7 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
     protocol = summary["protocol"]
     assert protocol["model"] == "fake-fin-r1" and protocol["backend"] == "endpoint" and protocol["seed"] == 0
     assert protocol["scoring"]["judge_model"] == "fake-judge"
-    assert protocol["scoring"]["judge_prompt_version"] == "finr1-judge-v1"
+    assert protocol["scoring"]["judge_prompt_version"] == "finr1-judge-v2"
     assert protocol["prompt_version"] == "finr1-system-v1+finr1-question-v1"
     assert protocol["packages"]["verl"] == "0.9.1"
     items_file = json.loads((out / "items.json").read_text())["benchmarks"]

@@ -48,7 +48,7 @@ def test_prompt_layout_criteria_first_reference_and_candidate_only():
     assert content.index("<reference_answer>") < content.index("<candidate_answer>")
     assert "<reference_answer>\n14%\n(equivalently: 0.14464)\n</reference_answer>" in content
     assert "<candidate_answer>\n14.46%\n</candidate_answer>" in content
-    assert prompts.JUDGE_PROMPT_VERSION == "finr1-judge-v1"
+    assert prompts.JUDGE_PROMPT_VERSION == "finr1-judge-v2"
 
 
 def test_question_and_options_are_optional_blocks():
