@@ -303,3 +303,18 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_output(tmp_path, fak
         tmp_path / "whole" / "traces.jsonl"
     ).read_bytes()
     assert "toy" in rerun.stdout and "80" in rerun.stdout
+
+
+def test_questions_carry_readings_that_agree():
+    """ConvFinQA's dev excerpt has human answers that contradict the executed value: the question the
+    teacher gets (and the filter later checks traces against) keeps only readings that agree."""
+    from finr1_verl.data.distill import _examples
+    from finr1_verl.data.rows import ground_truths
+    from finr1_verl.reward.match import Verdict, rule_verdict
+    from tests.support.shared_data import shared_path
+
+    examples = list(_examples([SourceInput("convfinqa", shared_path("convfinqa"))], None))
+    assert len(examples) == 751
+    for example in examples:
+        readings = ground_truths(example)
+        assert all(rule_verdict(a, b) is Verdict.EQUAL for a in readings for b in readings), example.id

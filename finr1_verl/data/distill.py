@@ -36,6 +36,7 @@ from typing import Any
 
 from finr1_verl import prompts
 from finr1_verl.data.build import SourceInput
+from finr1_verl.data.golds import reconcile
 from finr1_verl.data.jsonl_store import ERROR, OK, read_latest, sample_key
 from finr1_verl.data.records import Example
 from finr1_verl.data.rejects import RejectWriter
@@ -202,8 +203,9 @@ def error_record(
 def _examples(
     inputs: list[SourceInput], limit: int | None, rejects: RejectWriter | None = None
 ) -> Iterator[Example]:
-    """Every parsed example, the first ``limit`` per source.  With ``rejects``, every other record
-    is written there with its reason (the parser's, or ``over_limit``), so none goes unaccounted."""
+    """Every parsed example, the first ``limit`` per source, with its gold readings reconciled as
+    ``finr1-data prepare`` does.  With ``rejects``, every other record is written there with its reason
+    (the parser's, or ``over_limit``), so none goes unaccounted."""
     for source in inputs:
         taken = 0
         for item in parser_for(source.name, source.columns)(source.path):
@@ -214,7 +216,7 @@ def _examples(
                     rejects.write(item)
             else:
                 taken += 1
-                yield item
+                yield reconcile(item)[0]  # readings that agree, as prepare writes them (data/golds.py)
 
 
 def _sample_key(job: tuple[Example, int]) -> str:
