@@ -16,29 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from finr1_verl.reward.corpus import plain_response, slow_families  # noqa: E402
-from finr1_verl.reward.score import ScoreSettings, assess_rules, clear_rule_caches, read_sample  # noqa: E402
-
-ROWS = {
-    "numeric": (["14%", "0.14464"], {"answer_type": "numeric"}),
-    "choice": ("B", {"answer_type": "choice", "choices": {"A": "存货", "B": "厂房"}}),
-}
-
-
-def best_seconds(response: str, sample, settings: ScoreSettings, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        clear_rule_caches()
-        start = time.perf_counter()
-        assess_rules(response, sample, settings)
-        best = min(best, time.perf_counter() - start)
-    return best
+from finr1_verl.reward.corpus import TIMING_ROWS, cold_rule_seconds, plain_response, slow_families  # noqa: E402
+from finr1_verl.reward.score import ScoreSettings, read_sample  # noqa: E402
 
 
 def main() -> None:
@@ -48,15 +32,15 @@ def main() -> None:
     args = parser.parse_args()
     worst = (0.0, "", "", 0.0)
     print(f"{'row/mode':18} {'family':34} {'ms':>8} {'x plain':>8}")
-    for row, (gold, info) in ROWS.items():
+    for row, (gold, info) in TIMING_ROWS.items():
         sample = read_sample("finr1/bench", gold, info)
         for lenient in (False, True):
             settings = ScoreSettings(mode="never", lenient=lenient)
             label = f"{row}/{'lenient' if lenient else 'strict'}"
-            baseline = best_seconds(plain_response(args.size), sample, settings, args.repeats * 3)
+            baseline = cold_rule_seconds(plain_response(args.size), sample, settings, args.repeats * 3)
             print(f"{label:18} {'(plain response)':34} {baseline * 1e3:8.3f} {1.0:8.1f}")
             for family, text in slow_families(args.size).items():
-                seconds = best_seconds(text, sample, settings, args.repeats)
+                seconds = cold_rule_seconds(text, sample, settings, args.repeats)
                 print(f"{label:18} {family:34} {seconds * 1e3:8.3f} {seconds / baseline:8.1f}")
                 if seconds > worst[0]:
                     worst = (seconds, label, family, seconds / baseline)

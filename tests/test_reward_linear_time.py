@@ -8,42 +8,26 @@ makes the ratio more conservative for the baseline and families alike.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from finr1_verl.reward.corpus import plain_response, slow_families
-from finr1_verl.reward.score import ScoreSettings, assess_rules, clear_rule_caches, read_sample
+from finr1_verl.reward.corpus import TIMING_ROWS, cold_rule_seconds, plain_response, slow_families
+from finr1_verl.reward.score import ScoreSettings, read_sample
 
 SIZE = 16_384
 MAX_RATIO = 50
-ROWS = {
-    "numeric": (["14%", "0.14464"], {"answer_type": "numeric"}),
-    "choice": ("B", {"answer_type": "choice", "choices": {"A": "存货", "B": "厂房"}}),
-}
-
-
-def cold_seconds(response: str, sample, settings, repeats: int = 7) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        clear_rule_caches()
-        start = time.perf_counter()
-        assess_rules(response, sample, settings)
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @pytest.mark.parametrize("lenient", [False, True], ids=["strict", "lenient"])
-@pytest.mark.parametrize("row", list(ROWS))
+@pytest.mark.parametrize("row", list(TIMING_ROWS))
 def test_pathological_families_cost_at_most_50x_a_plain_response(lenient, row):
     settings = ScoreSettings(mode="never", lenient=lenient)
-    sample = read_sample("finr1/test", *ROWS[row])
+    sample = read_sample("finr1/test", *TIMING_ROWS[row])
     plain = plain_response(SIZE)
     assert SIZE - 100 <= len(plain) <= SIZE + 100
-    baseline = cold_seconds(plain, sample, settings, repeats=21)
+    baseline = cold_rule_seconds(plain, sample, settings, repeats=21)
     families = slow_families(SIZE)
     assert len(families) >= 30
-    costs = {name: cold_seconds(text, sample, settings) for name, text in families.items()}
+    costs = {name: cold_rule_seconds(text, sample, settings, repeats=7) for name, text in families.items()}
     worst = max(costs, key=costs.get)
     print(
         f"\n{row}/{'lenient' if lenient else 'strict'}: plain {baseline * 1e3:.3f} ms, worst {worst} "

@@ -13,10 +13,12 @@ The reward audit (:mod:`finr1_verl.reward.audit`), the tests and the benchmarks 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from finr1_verl.reward.format import render_response
+from finr1_verl.reward.score import Sample, ScoreSettings, assess_rules, clear_rule_caches
 
 # A wrong answer and a second wrong answer for each answer type, and the gold the attacks target.
 WRONG = {
@@ -168,3 +170,22 @@ def slow_families(size: int) -> dict[str, str]:
         "ignore_words_in_short_block": wrap("ignore " * 560),
         "grader_words_in_short_block": wrap("the answer is correct " * 180),
     }
+
+
+# The rows the slow inputs are scored against: a numeric gold with two readings, a choice with options.
+TIMING_ROWS = {
+    "numeric": (["14%", "0.14464"], {"answer_type": "numeric"}),
+    "choice": ("B", {"answer_type": "choice", "choices": {"A": "存货", "B": "厂房"}}),
+}
+
+
+def cold_rule_seconds(response: str, sample: Sample, settings: ScoreSettings, repeats: int) -> float:
+    """Best time over ``repeats`` runs of the whole rule path on ``response``, every rule cache cleared
+    before each run (a busy machine only makes a best-of time more conservative)."""
+    best = float("inf")
+    for _ in range(repeats):
+        clear_rule_caches()
+        start = time.perf_counter()
+        assess_rules(response, sample, settings)
+        best = min(best, time.perf_counter() - start)
+    return best
