@@ -389,9 +389,8 @@ def launch(name: str, args: list[str], *, smoke: bool, from_base: bool, dry: boo
         print(f"[finr1] smoke setup failed: {shlex.join(exc.cmd)}\n{exc.stderr or ''}", file=sys.stderr)
         return exc.returncode
     overrides += [*environment_overrides(kind, environ), *args]
-    if (
-        name == "sft_megatron"
-    ):  # torchrun Megatron needs this on every rank; verl sets it only for its Ray workers
+    # torchrun Megatron needs this on every rank; verl sets it only for its Ray workers.
+    if name == "sft_megatron":
         environ["CUDA_DEVICE_MAX_CONNECTIONS"] = "1"
     if dry:
         return dry_run(name, overrides, smoke=smoke, from_base=from_base)
