@@ -1,4 +1,4 @@
-"""The corpus of real model outputs: schema, counts, the split, the wrapping."""
+"""The corpus of real model outputs: schema, counts, the split, the wrapping, the review list."""
 
 from __future__ import annotations
 
@@ -62,6 +62,16 @@ def test_wrapped_outputs_pass_the_format_check_and_keep_the_final_answer():
     response = policy_response("Revenue grew 10.7%.\nSo the answer is:\n10.7%")
     assert check_format(response)
     assert response.endswith("<answer>\n10.7%\n</answer>")
+
+
+def test_review_list_names_real_records_with_a_reading(corpus):
+    reviewed = json.loads((CORPUS / "reviewed.json").read_text(encoding="utf-8"))
+    known = {(name, r.model, r.question_id): r for name, records in corpus.items() for r in records}
+    for entry in reviewed["records"]:
+        record = known[(entry["file"], entry["model"], entry["question_id"])]
+        assert entry["reading"] in reviewed["readings"], entry
+        assert entry["label"] == record.label
+    assert sum(reviewed["counts"].values()) == len(reviewed["records"])
 
 
 def test_rule_outcome_is_one_of_the_outcomes(corpus):
