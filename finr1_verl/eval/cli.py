@@ -167,6 +167,9 @@ def _scoring(args: argparse.Namespace) -> tuple[ScoreSettings, AnswerJudge | Non
             "max_concurrency": args.judge_concurrency,
             "structured_output": args.structured_output,
             "max_answer_chars": args.max_answer_chars,
+            # No training step waits on an evaluation: every attempt, and the longest wait a 429 may
+            # ask for between them (the client's max_retry_after_s), fits before the deadline.
+            "judge_deadline_s": args.judge_timeout * (args.judge_retries + 1) + 30.0 * args.judge_retries,
         }
     )
     return settings, None if mode == "never" else judge_for(settings.judge)

@@ -22,6 +22,7 @@ them as metrics.  Clients and judges are built once per settings and reused by e
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -32,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from finr1_verl.llm import parse_endpoints, run_sync
+from finr1_verl.llm import DEADLINE, parse_endpoints, run_sync
 from finr1_verl.llm.slicer import LoopSlicer
 from finr1_verl.llm.stats import Counters
 from finr1_verl.reward import inputs
@@ -41,7 +42,7 @@ from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.format import check_format
 from finr1_verl.reward.guard import GUARD_COUNTS, clear_guard_cache, hack_reason
 from finr1_verl.reward.inputs import InputError
-from finr1_verl.reward.judge import AnswerJudge, JudgeSettings
+from finr1_verl.reward.judge import AnswerJudge, JudgeResult, JudgeSettings
 from finr1_verl.reward.llm_judge import JudgeError
 from finr1_verl.reward.match import Verdict, clear_verdict_cache, rule_verdict
 from finr1_verl.reward.numbers import clear_number_cache
@@ -73,6 +74,8 @@ class ScoreSettings:
     think_in_prompt: bool = False  # the chat template opens <think> in the prompt
     lenient: bool = False  # evaluation of untagged models: last box / "the answer is" / last line; not for RL
     judge_error_alarm: int = 64  # consecutive judge failures in one worker before an error-level log line
+    # The most one sample waits for the judge, retries and backoff included; then the judge-fault fallback.
+    judge_deadline_s: float = 60.0
     judge: JudgeSettings = JudgeSettings()
 
     @property
@@ -89,6 +92,8 @@ class ScoreSettings:
         values.setdefault("judge_model", os.environ.get("FINR1_JUDGE_MODEL", ""))
         judge = JudgeSettings(**{JUDGE_KWARGS[k]: values.pop(k) for k in list(values) if k in JUDGE_KWARGS})
         settings = cls(**values, judge=judge)
+        if not settings.judge_deadline_s > 0:
+            raise ValueError(f"reward_kwargs.judge_deadline_s must be > 0, got {settings.judge_deadline_s!r}")
         if settings.mode not in MODES:
             raise ValueError(f"reward_kwargs.mode must be one of {MODES}, got {settings.mode!r}")
         if settings.mode != "never" and not (judge.urls and judge.model):
@@ -289,9 +294,7 @@ async def _judge(assessment: Assessment, sample: Sample, settings: ScoreSettings
     """Let the judge decide the accuracy; on a judge fault keep the rule verdict (UNDECIDED = 0)."""
     result = assessment.result
     try:
-        judged = await judge.judge(
-            assessment.answer, sample.readings, question=sample.question, choices=sample.choices
-        )
+        judged = await _verdict(judge, assessment.answer, sample, settings.judge_deadline_s)
     except JudgeError as err:
         if settings.strict:
             raise
@@ -307,6 +310,16 @@ async def _judge(assessment: Assessment, sample: Sample, settings: ScoreSettings
     result.judge_equal = float(judged.equal)
     result.judge_disagree = float(rule_decided and bool(result.acc) != judged.equal)
     result.acc = float(judged.equal)
+
+
+async def _verdict(judge: AnswerJudge, answer: str, sample: Sample, deadline_s: float) -> JudgeResult:
+    """The judge's verdict within ``deadline_s``: the client stops retrying at the deadline, and the
+    wait itself (endpoint queues included) is cut there too, as a judge fault."""
+    call = judge.judge(answer, sample.readings, question=sample.question, choices=sample.choices, deadline_s=deadline_s)
+    try:
+        return await asyncio.wait_for(call, deadline_s)
+    except TimeoutError as exc:
+        raise JudgeError(DEADLINE, f"no verdict within judge_deadline_s={deadline_s:g}s") from exc
 
 
 async def compute_score(
