@@ -256,6 +256,7 @@ def _draw_panel(axes, groups: list[str], series: list[tuple[str, list[float], li
                 if math.isnan(height):
                     axes.text(x, 2, NOT_RUN, rotation=90, fontsize=7, ha="center", va="bottom")
     axes.set_xticks(range(len(groups)), groups, fontsize=8)
+    axes.set_xlim(-0.5, len(groups) - 0.5)  # bars of a benchmark that did not run are NaN: no autoscale
     axes.set_ylim(0, 112)  # headroom above 100 for the legend row
     axes.set_yticks(range(0, 101, 20))
 
@@ -277,7 +278,10 @@ def bar_chart(summary: dict[str, Any]) -> Figure:
     paper_axes.set_ylabel("% correct")
     paper_axes.set_title(f"{summary['label']} vs Fin-R1's published results", fontsize=10)
     paper_axes.legend(fontsize=7, loc="upper center", ncol=len(series), frameon=False)
-    _draw_panel(other_axes, [BENCHMARKS[n].title for n in OTHER_COLUMNS], _new_series(summary, OTHER_COLUMNS))
+    others = _new_series(summary, OTHER_COLUMNS)
+    _draw_panel(other_axes, [BENCHMARKS[n].title for n in OTHER_COLUMNS], others)
+    if any(not math.isnan(h) for _, heights, _ in others for h in heights):
+        other_axes.legend(fontsize=6, loc="upper center", frameon=False)
     other_axes.set_title("not in the paper's table", fontsize=10)
     figure.tight_layout()
     return figure
