@@ -8,6 +8,7 @@ import json
 import pytest
 
 from finr1_verl.data.resumable import ResumableRun
+from finr1_verl.data.samples import SPEC
 from finr1_verl.eval import cli
 from finr1_verl.eval.cli import main
 from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
@@ -124,3 +125,23 @@ def test_progress_is_a_line_per_n_items_off_a_terminal(tmp_path, capsys):
         for k in range(3):
             run.save({"key": str(k)})
     assert capsys.readouterr().err == ""
+
+
+def test_financeiq_and_fincuge_get_their_own_table(tmp_path, fake_openai):
+    bench = SPEC.parent  # the shipped samples
+    fake_openai.responder = answer
+    out = tmp_path / "run"
+    argv = ["run", "--bench", f"financeiq={bench / 'financeiq'}", "--bench", f"fincuge={bench / 'fincuge'}"]
+    argv += ["--model", "m", "--model-urls", fake_openai.base_url, "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    report = (out / "report.md").read_text()
+    other = next(
+        line for line in report.splitlines() if line.startswith("| **m (rules only)** |") and "n=" in line
+    )
+    for name in ("financeiq", "fincuge"):
+        b = summary["benchmarks"][name]
+        assert (
+            f"{b['rule_score']:.1f} [{b['rule_ci95'][0]:.1f}–{b['rule_ci95'][1]:.1f}] n={b['items']}" in other
+        )
+    assert report.count("not run") >= 5  # the paper's five did not run
