@@ -4,7 +4,7 @@
 # healthy and print the FINR1_JUDGE_URLS / FINR1_JUDGE_MODEL that the GRPO recipe, `finr1-data filter`
 # and `finr1-eval` read.
 #
-#   bash scripts/serve_judge.sh                    # Qwen2.5-72B-Instruct (Fin-R1's judge) on all visible GPUs
+#   bash scripts/serve_judge.sh                    # Qwen2.5-72B-Instruct (Fin-R1's judge): TP-4 replicas on all visible GPUs
 #   bash scripts/serve_judge.sh --small            # Qwen2.5-7B-Instruct, one GPU per replica
 #   JUDGE_GPUS=0,1,2,3,4,5,6,7 JUDGE_REPLICAS=2 bash scripts/serve_judge.sh   # two TP-4 replicas
 #   bash scripts/serve_judge.sh --dry-run          # print the plan and the commands, start nothing
@@ -13,7 +13,7 @@
 #   JUDGE_MODEL        model path or hub id (default Qwen/Qwen2.5-72B-Instruct; --small: Qwen/Qwen2.5-7B-Instruct)
 #   JUDGE_SERVED_NAME  name clients send as "model" (default: JUDGE_MODEL; the GRPO config's judge_model)
 #   JUDGE_GPUS         comma-separated GPU ids to use (default: all visible)
-#   JUDGE_REPLICAS     number of servers (default 1; --small: one per GPU); each gets len(JUDGE_GPUS)/JUDGE_REPLICAS GPUs as TP size
+#   JUDGE_REPLICAS     number of servers (default: one per 4 GPUs, else 1; --small: one per GPU); each gets len(JUDGE_GPUS)/JUDGE_REPLICAS GPUs as TP size
 #   JUDGE_PORT         first port (default 8000); replica i listens on JUDGE_PORT+i
 #   JUDGE_HOST         bind address (default 0.0.0.0); URLs are printed with this machine's first IP
 #   JUDGE_MAX_MODEL_LEN  context per request (default 8192: judge prompt + short verdict)
@@ -69,8 +69,16 @@ fi
 IFS=, read -r -a gpu_list <<<"$gpus"
 n_gpus="${#gpu_list[@]}"
 if [ -z "$replicas" ]; then
-  # A 7B judge fits one GPU: one replica per GPU; the 72B judge takes all given GPUs as one TP group.
-  if [ "$small" = 1 ]; then replicas="$n_gpus"; else replicas=1; fi
+  # A 7B judge fits one GPU: one replica per GPU.  The 72B judge (≈145 GB of bf16 weights) fits 4 × 80 GB
+  # with room for its KV cache, so 8 GPUs serve it as two TP-4 replicas: twice the batch of one TP-8
+  # server, without TP-8's all-reduce over every layer.  Fewer than 4 (or not a multiple): one group.
+  if [ "$small" = 1 ]; then
+    replicas="$n_gpus"
+  elif [ "$n_gpus" -ge 4 ] && [ $((n_gpus % 4)) -eq 0 ]; then
+    replicas=$((n_gpus / 4))
+  else
+    replicas=1
+  fi
 fi
 if [ "$replicas" -lt 1 ] || [ $((n_gpus % replicas)) -ne 0 ]; then
   echo "error: $n_gpus GPU(s) ($gpus) cannot be split evenly into $replicas replica(s)" >&2

@@ -39,14 +39,17 @@ def ids_sha256(ids: list[str]) -> str:
 
 
 def stratified_quota(sizes: dict[str, int], fraction: float) -> dict[str, int]:
-    """Items per stratum: ``fraction`` of each, rounded so that they add up to ``fraction`` of all."""
+    """Items per stratum: ``fraction`` of each, rounded so that they add up to ``fraction`` of all,
+    and at least one of every non-empty stratum: a small file's subset keeps every kind of item
+    (10% of 5 is one item per stratum, never an empty benchmark), at the cost of exceeding the
+    fraction by at most one item per stratum."""
     exact = {name: fraction * size for name, size in sizes.items()}
     quota = {name: math.floor(value) for name, value in exact.items()}
     missing = math.floor(fraction * sum(sizes.values()) + 0.5) - sum(quota.values())
     by_remainder = sorted(sizes, key=lambda name: (quota[name] - exact[name], name))
     for name in by_remainder[:missing]:
         quota[name] += 1
-    return quota
+    return {name: max(count, 1) if sizes[name] and fraction > 0 else count for name, count in quota.items()}
 
 
 def select_ids(bench: Benchmark, keys: list[tuple[str, str]], seed: int) -> list[str]:
