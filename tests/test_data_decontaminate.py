@@ -194,3 +194,17 @@ def test_every_record_ends_written_or_rejected_with_decontamination(tmp_path):
     stats = report["sources"]["convfinqa"]
     assert stats["accounted"] and stats["rejected_by_reason"]["excluded_id"] == 50
     assert len(rejects_of(tmp_path / "out")) == stats["rejected"]
+
+
+def test_a_benchmark_template_is_not_an_overlap():
+    """TFNS wraps every tweet in one instruction: its words match no training question by themselves."""
+    template = "Below is a finance-related tweet. What is its sentiment? Text: {}"
+    tweets = [f"Company {i} shares jump after record quarter number {i}" for i in range(20)]
+    rules = Decontaminator(
+        [EvalText("tfns", str(i), template.format(t)) for i, t in enumerate(tweets)], ngram=8
+    )
+    assert rules.check(example("tfns", "a", template.format("Acme falls on weak guidance"))) is None
+    copied = example(
+        "tfns", "b", template.format("Company 7 shares jump after record quarter number 7 today")
+    )
+    assert rules.check(copied)[0] == "eval_ngram"

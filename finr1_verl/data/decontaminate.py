@@ -13,7 +13,10 @@ the reject reason):
   huggingface/open-r1 @ 1416fa0, ``scripts/decontaminate.py`` lines 36-68: lower-cased,
   whitespace-collapsed text, word n-grams).  Chinese is written without spaces, so every CJK character
   counts as one word here; otherwise a Chinese question would be one "word" and never match.  Only
-  the question is compared: the shared context is what the document rule covers;
+  the question is compared: the shared context is what the document rule covers.  An n-gram found in
+  more than ``TEMPLATE_ITEMS`` evaluation items is a benchmark's template or stock phrasing, not one
+  question's words (TFNS wraps every tweet in the same instruction; FinQA asks "what was the
+  percentage change in ..." on many pages): no n-gram touching its words is matched, on either side;
 - ``eval_exact``: a question equal, after the same normalisation, to an evaluation question (this
   catches questions shorter than n words, which have no n-gram);
 - ``duplicate_text``: a record whose normalised question and context equal those of a record already
@@ -25,13 +28,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from finr1_verl.data.records import Example, RecordError
 
 DEFAULT_NGRAM = 8
+TEMPLATE_ITEMS = 10  # an n-gram in more evaluation items than this is template text
 EXCLUDED_ID = "excluded_id"
 EVAL_DOCUMENT = "eval_document"
 EVAL_NGRAM = "eval_ngram"
@@ -128,14 +133,19 @@ class Decontaminator:
         self.documents: dict[str, EvalText] = {}
         self.grams: dict[str, EvalText] = {}
         self.questions: dict[bytes, EvalText] = {}
+        items = list(items)
+        spread: Counter = Counter()  # evaluation items per n-gram
         for item in items:
             self.ids.add(f"{item.source}/{item.id}")
             if item.document:
                 self.documents.setdefault(item.document, item)
             self.questions.setdefault(_digest(" ".join(words(item.question))), item)
             if ngram:
-                for gram in word_ngrams(item.question, ngram):
-                    self.grams.setdefault(gram, item)
+                spread.update(word_ngrams(item.question, ngram))
+        self.template = {gram for gram, count in spread.items() if count > TEMPLATE_ITEMS}
+        for item in items:
+            for gram in self._own_grams(words(item.question)) if ngram else ():
+                self.grams.setdefault(gram, item)
         self._kept: dict[bytes, str] = {}  # normalised question + context -> the source that kept it
 
     def check(self, example: Example) -> tuple[str, str] | None:
@@ -150,8 +160,7 @@ class Decontaminator:
             )
         tokens = words(example.question)
         if self.ngram and self.grams:
-            for i in range(len(tokens) - self.ngram + 1):
-                gram = " ".join(tokens[i : i + self.ngram])
+            for gram in self._own_grams(tokens):
                 if gram in self.grams:
                     return (
                         EVAL_NGRAM,
@@ -168,6 +177,18 @@ class Decontaminator:
         if first != example.source:
             return DUPLICATE_TEXT, f"same question and context as a record of {first}"
         return None
+
+    def _own_grams(self, tokens: list[str]) -> Iterator[str]:
+        """The n-grams of ``tokens`` that share no word position with a template n-gram."""
+        n = self.ngram
+        grams = [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        masked = [False] * len(tokens)
+        for i, gram in enumerate(grams):
+            if gram in self.template:
+                masked[i : i + n] = [True] * n
+        for i, gram in enumerate(grams):
+            if not any(masked[i : i + n]):
+                yield gram
 
     @staticmethod
     def _name(item: EvalText) -> str:
