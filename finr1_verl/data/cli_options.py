@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from finr1_verl.data.decontaminate import DEFAULT_NGRAM
 from finr1_verl.data.sources import SOURCES
-from finr1_verl.data.sources.generic import MAPPING_KEYS
+from finr1_verl.data.sources.generic import MAPPING_KEYS, PARTS
 from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
 from finr1_verl.llm import LLMClient
 from finr1_verl.llm.endpoints import role_env
@@ -95,13 +95,20 @@ def name_value_pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
 
 
 def column_maps(values: list[str]) -> dict[str, dict[str, str]]:
-    """``--columns NAME:KEY=COL,...`` values as source name -> {key: column}."""
+    """``--columns NAME:KEY=COL,...`` values as source name -> {key: column}; a comma-separated piece
+    without ``=`` continues the column before it (``context=paragraphs[].text|join,table.table|table``)."""
     maps: dict[str, dict[str, str]] = {}
     for value in values:
         name, sep, rest = value.partition(":")
         if not sep:
             bad_input(f"--columns expects NAME:KEY=COL,..., got {value!r}")
-        maps[name.strip()] = dict(name_value_pairs(rest.split(","), "--columns"))
+        pieces: list[str] = []
+        for piece in PARTS.split(rest):  # a piece without '=' is the next part of the previous column
+            if pieces and "=" not in piece:
+                pieces[-1] += "," + piece
+            else:
+                pieces.append(piece)
+        maps[name.strip()] = dict(name_value_pairs(pieces, "--columns"))
     return maps
 
 
