@@ -31,7 +31,9 @@ from pathlib import Path
 
 from finr1_verl.data.build import write_exclude_ids
 from finr1_verl.data.cli_options import add_endpoint_arguments, bad_input, done_or_incomplete
-from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
+from finr1_verl.data.decontaminate import eval_text
+from finr1_verl.data.records import Example
+from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark, iter_parsed
 from finr1_verl.eval.checkpoint import resolve_model
 from finr1_verl.eval.generate import EndpointBackend, HFBackend, Sampling, VLLMBackend
 from finr1_verl.eval.items import load_items, write_items_file
@@ -293,13 +295,28 @@ def select(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"finr1-eval: {err}", file=sys.stderr)
         return BAD_INPUT
-    write_items_file(args.out, selected)
+    write_items_file(args.out, selected, _eval_texts(selected, _bench_paths(args.bench)))
     exclude = args.out.with_suffix(".exclude-ids.txt")
     write_exclude_ids(exclude, (f"{benchmark(n).source}/{rid}" for n, ids in selected.items() for rid in ids))
     for name, ids in selected.items():
         print(f"{name}: {len(ids)} items")
-    print(f"wrote {args.out} and {exclude} (for finr1-data prepare --exclude-ids)")
+    print(f"wrote {args.out} (for finr1-data prepare --exclude-from) and {exclude} (for --exclude-ids)")
     return DONE
+
+
+def _eval_texts(selected: dict[str, list[str]], paths: dict[str, Path]) -> dict[str, list[dict[str, str]]]:
+    """Per benchmark, each selected item's id, question and document key, in selection order: what
+    ``finr1-data prepare --exclude-from`` decontaminates against."""
+    texts = {}
+    for name, ids in selected.items():
+        wanted = set(ids)
+        found = {
+            e.id: e
+            for e in iter_parsed(benchmark(name), paths[name])
+            if isinstance(e, Example) and e.id in wanted
+        }
+        texts[name] = [eval_text(found[rid]).as_dict() for rid in ids]
+    return texts
 
 
 def build_parser() -> argparse.ArgumentParser:
