@@ -35,6 +35,7 @@ from finr1_verl.eval.generate import EndpointBackend, HFBackend, Sampling, VLLMB
 from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
 from finr1_verl.eval.runner import EvalConfig, run_eval
+from finr1_verl.eval.score import EVAL_SCORING
 from finr1_verl.exitcodes import BAD_INPUT, DONE
 from finr1_verl.reward.guard import MAX_FINAL_ANSWER_CHARS
 from finr1_verl.reward.judge import AnswerJudge
@@ -167,6 +168,7 @@ def _scoring(args: argparse.Namespace) -> tuple[ScoreSettings, AnswerJudge | Non
             "max_concurrency": args.judge_concurrency,
             "structured_output": args.structured_output,
             "max_answer_chars": args.max_answer_chars,
+            "judge_any_shape": EVAL_SCORING.judge_any_shape,
         }
     )
     return settings, None if mode == "never" else judge_for(settings.judge)

@@ -167,7 +167,8 @@ def markdown(summary: dict[str, Any]) -> str:
         f"- sampling: temperature {sampling['temperature']}, top_p {sampling['top_p']}, "
         f"max_tokens {sampling['max_tokens']}, seed {sampling['seed']}",
         f"- prompt: `{protocol['prompt_version']}`",
-        f"- scoring: mode `{scoring['mode']}`, lenient extraction {scoring['lenient']}, "
+        f"- scoring: rules `{scoring.get('rules_version', '-')}`, mode `{scoring['mode']}`, "
+        f"lenient extraction {scoring['lenient']}, "
         f"judge `{scoring.get('judge_model', 'none')}` with prompt `{scoring.get('judge_prompt_version', '-')}`",
         f"- selection seed {protocol['seed']}, limit {protocol['limit']}, all item ids sha256 "
         f"`{protocol['items_sha256']}`",

@@ -30,7 +30,7 @@ from finr1_verl.llm.stats import Counters
 from finr1_verl.reward.answer import MAX_SCAN_CHARS, MEMO_CHARS, count_span_answers
 from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 from finr1_verl.reward.labels import canonical_label, choice_letters
-from finr1_verl.reward.normalise import fold
+from finr1_verl.reward.normalise import fold, splits_into
 from finr1_verl.reward.numbers import parse_number
 
 EMPTY = "empty"
@@ -202,14 +202,7 @@ def _only_meta_words(folded: str) -> bool:
 
 def _cjk_meta(token: str) -> bool:
     """A run of Chinese characters made only of meta words ("详见上文推理过程")."""
-    if not ("\u4e00" <= token[0] <= "\u9fff"):
-        return False
-    while token:
-        word = next((w for w in _META_CJK if token.startswith(w)), None)
-        if word is None:
-            return False
-        token = token[len(word) :]
-    return True
+    return splits_into(token, _META_CJK)
 
 
 def _numeric_values(folded: str) -> int:
@@ -352,7 +345,9 @@ def _answer_reason(
     is_label = (
         answer_type in ("label", "boolean") and canonical_label(folded, options and dict(options)) is not None
     )
-    is_letter = answer_type == "choice" and choice_letters(folded.upper(), options and dict(options)) is not None
+    is_letter = (
+        answer_type == "choice" and choice_letters(folded.upper(), options and dict(options)) is not None
+    )
     if not is_label and (
         _letters_only(folded) in _OPENERS
         or _STEP_BY_STEP.fullmatch(folded.strip())

@@ -57,7 +57,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from finr1_verl.reward.answer import MEMO_CHARS, last_boxed
 from finr1_verl.reward.answer_type import MAX_GOLD_CHARS, classify_answer
 from finr1_verl.reward.labels import canonical_label, choice_letters, normalize_text
-from finr1_verl.reward.numbers import Number, parse_number
+from finr1_verl.reward.numbers import Number, bold_span, parse_number
 
 # The version of the reward's rules (format, extraction, guard, judge shapes, verdicts); recorded in the
 # reward's settings, the audit's report and every evaluation protocol, so scores from different rule sets
@@ -222,6 +222,12 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
         # A sentence that states one quantity besides its years ("The total sales in 2019 is $1,496.5 million.")
         candidate_number = parse_number(_YEAR.sub(" ", candidate))
     if candidate_number is None:
+        # A table row or sentence that emphasises one value ("Fiscal 2018: **918** | Fiscal 2017: 814"): EQUAL
+        # when that value is the gold; otherwise the sentence is no number and stays UNDECIDED.
+        bold = bold_span(candidate)
+        bold_number = parse_number(bold) if bold is not None else None
+        if bold_number is not None and compare_numbers(bold_number, gold_number) is Verdict.EQUAL:
+            return Verdict.EQUAL
         return Verdict.UNDECIDED if _HAS_NUMERAL.search(candidate) else Verdict.DIFFERENT
     return compare_numbers(candidate_number, gold_number)
 

@@ -88,7 +88,8 @@ _NUMBER = re.compile(
     r"(?:\s*/\s*(?P<den>\d+(?:\.\d+)?))?"
 )
 _BRACKETED_FRACTION = re.compile(r"\(([\d.,\s]+)\)\s*/\s*\(([\d.,\s]+)\)")
-_WORD_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])")
+# A hyphenated compound is one word, read as no decoration ("year-over-year" is not "over").
+_WORD_HYPHEN = re.compile(r"[a-z]+(?:-[a-z]+)+")
 _MIXED_LATEX = re.compile(r"(?<![\d.])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 _MIXED_PLAIN = re.compile(r"(?<![\d.,/])(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.])")
 _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?(?![\d/])")
@@ -193,6 +194,10 @@ def _parse_plain(match: re.Match[str]) -> Number:
     )
 
 
+def _compound(match: re.Match[str]) -> str:
+    return " " + match.group().replace("-", "") + " "
+
+
 def _mixed(match: re.Match[str]) -> str:
     whole, numerator, denominator = (int(group) for group in match.groups())
     return f"({whole * denominator + numerator})/({denominator})" if denominator else match.group()
@@ -210,6 +215,12 @@ def _parse(text: str) -> Number | None:
     if bold is not None:
         return _parse_one(bold)
     return _same_value(text)
+
+
+def bold_span(text: str) -> str | None:
+    """The one bold span of ``text`` (``**…**``), or None when it has none or several."""
+    bold = _BOLD.findall(text)
+    return bold[0] if len(bold) == 1 else None
 
 
 def emphasised(text: str) -> str | None:
@@ -246,7 +257,7 @@ def _same(a: Number, b: Number) -> bool:
 
 
 def _parse_one(text: str) -> Number | None:
-    cleaned = _WORD_HYPHEN.sub(" ", _clean(_MIXED_LATEX.sub(_mixed, text))).rsplit("=", 1)[-1]
+    cleaned = _WORD_HYPHEN.sub(_compound, _clean(_MIXED_LATEX.sub(_mixed, text))).rsplit("=", 1)[-1]
     cleaned = _MIXED_PLAIN.sub(_mixed, cleaned)
     cleaned = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"[ \u00a0\u202f]", ",", m.group()), cleaned)
     cleaned = _ZERO_WORD.sub("0", cleaned)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from finr1_verl.reward.labels import canonical_label, choice_letters
-from finr1_verl.reward.normalise import fold
+from finr1_verl.reward.normalise import fold, splits_into
 from finr1_verl.reward.numbers import VOCABULARY, emphasised, parse_number
 
 # Words that may stand beside the one number of a numeric answer (besides the number vocabulary of
@@ -113,16 +113,9 @@ def _numeric_shape(answer: str) -> bool:
 
 def _known_cjk(token: str) -> bool:
     """A CJK run made only of listed words ("约为", "万元")."""
-    if not ("\u4e00" <= token[0] <= "\u9fff"):
-        return False
-    while token:
-        word = next((w for w in _CJK_KNOWN if token.startswith(w)), None)
-        if word is None:
-            return False
-        token = token[len(word) :]
-    return True
+    return splits_into(token, _CJK_KNOWN)
 
 
-_CJK_KNOWN = sorted(
-    (w for w in (*NUMERIC_WORDS, *VOCABULARY) if "\u4e00" <= w[0] <= "\u9fff"), key=len, reverse=True
+_CJK_KNOWN = tuple(
+    sorted((w for w in (*NUMERIC_WORDS, *VOCABULARY) if "\u4e00" <= w[0] <= "\u9fff"), key=len, reverse=True)
 )
