@@ -30,6 +30,7 @@ from finr1_verl.eval.report import paper_average
 from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.eval.score import EVAL_SCORING, summarize
 from finr1_verl.reward.judge import JudgeSettings, as_candidate
+from finr1_verl.reward.match import RULES_VERSION
 from finr1_verl.reward.score import close_judges, judge_for
 from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 from tests.support.shared_data import REPO_ROOT, shared_path
@@ -219,6 +220,10 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
     assert protocol["model"] == "fake-fin-r1" and protocol["backend"] == "endpoint" and protocol["seed"] == 0
     assert protocol["scoring"]["judge_model"] == "fake-judge"
     assert protocol["scoring"]["judge_prompt_version"] == "finr1-judge-v2"
+    assert (
+        protocol["scoring"]["rules_version"] == RULES_VERSION
+        and "rules `finr1-rules-v2`" in (out / "report.md").read_text()
+    )
     assert protocol["prompt_version"] == "finr1-system-v1+finr1-question-v1"
     assert protocol["packages"]["verl"] == "0.9.1"
     items_file = json.loads((out / "items.json").read_text())["benchmarks"]

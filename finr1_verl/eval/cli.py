@@ -39,6 +39,7 @@ from finr1_verl.eval.generate import EndpointBackend, HFBackend, Sampling, VLLMB
 from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
 from finr1_verl.eval.runner import EvalConfig, prepare_items, run_eval
+from finr1_verl.eval.score import EVAL_SCORING
 from finr1_verl.exitcodes import BAD_INPUT, DONE
 from finr1_verl.reward.guard import MAX_FINAL_ANSWER_CHARS
 from finr1_verl.reward.judge import AnswerJudge
@@ -209,6 +210,7 @@ def _scoring(args: argparse.Namespace) -> tuple[ScoreSettings, AnswerJudge | Non
             # No training step waits on an evaluation: every attempt, and the longest wait a 429 may
             # ask for between them (the client's max_retry_after_s), fits before the deadline.
             "judge_deadline_s": args.judge_timeout * (args.judge_retries + 1) + 30.0 * args.judge_retries,
+            "judge_any_shape": EVAL_SCORING.judge_any_shape,
         }
     )
     return settings, None if mode == "never" else judge_for(settings.judge)

@@ -213,7 +213,8 @@ def markdown(summary: dict[str, Any]) -> str:
         f"- model: `{protocol['model']}` ({protocol['backend']})",
         "- sampling: " + ", ".join(f"{k} {v}" for k, v in sampling.items()),
         f"- prompt: `{protocol['prompt_version']}`",
-        f"- scoring: mode `{scoring['mode']}`, lenient extraction {scoring['lenient']}, "
+        f"- scoring: rules `{scoring.get('rules_version', '-')}`, mode `{scoring['mode']}`, "
+        f"lenient extraction {scoring['lenient']}, "
         f"judge `{scoring.get('judge_model', 'none')}` with prompt `{scoring.get('judge_prompt_version', '-')}`",
         f"- selection seed {protocol['seed']}, limit {protocol['limit']}, all item ids sha256 "
         f"`{protocol['items_sha256']}`",

@@ -29,11 +29,12 @@ GUARDED = "guarded"
 
 
 # Evaluation reads untagged models too: the last box / "the answer is" / last line count without <answer>.
-EVAL_SCORING = ScoreSettings(lenient=True)
+# It judges answers of any shape, as the paper's protocol did (training never does: reward/shape.py).
+EVAL_SCORING = ScoreSettings(lenient=True, judge_any_shape=True)
 
 
 # The scoring settings an evaluation report records (the judge is described by the runner).
-PROTOCOL_FIELDS = ("mode", "lenient", "think_in_prompt", "max_answer_chars")
+PROTOCOL_FIELDS = ("mode", "lenient", "think_in_prompt", "max_answer_chars", "judge_any_shape", "rules_version")
 
 
 def protocol(settings: ScoreSettings) -> dict[str, Any]:

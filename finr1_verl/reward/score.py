@@ -39,13 +39,14 @@ from finr1_verl.llm.stats import Counters
 from finr1_verl.reward import inputs
 from finr1_verl.reward.answer import answer_span, clear_box_cache, final_answer
 from finr1_verl.reward.answer_type import classify_answer
-from finr1_verl.reward.format import check_format
-from finr1_verl.reward.guard import GUARD_COUNTS, clear_guard_cache, hack_reason
+from finr1_verl.reward.format import check_format, strip_stop_tokens
+from finr1_verl.reward.guard import GUARD_COUNTS, OFF_SHAPE, clear_guard_cache, hack_reason
 from finr1_verl.reward.inputs import InputError
 from finr1_verl.reward.judge import AnswerJudge, JudgeResult, JudgeSettings
 from finr1_verl.reward.llm_judge import JudgeError
-from finr1_verl.reward.match import Verdict, clear_verdict_cache, rule_verdict
+from finr1_verl.reward.match import RULES_VERSION, Verdict, clear_verdict_cache, rule_verdict
 from finr1_verl.reward.numbers import clear_number_cache
+from finr1_verl.reward.shape import judge_shape
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +77,19 @@ class ScoreSettings:
     judge_error_alarm: int = 64  # consecutive judge failures in one worker before an error-level log line
     # The most one sample waits for the judge, retries and backoff included; then the judge-fault fallback.
     judge_deadline_s: float = 60.0
+    # Evaluation's paper protocol may judge answers of any shape; training never does (finr1_verl.reward.shape).
+    judge_any_shape: bool = False
     judge: JudgeSettings = JudgeSettings()
 
     @property
     def max_answer_chars(self) -> int:
         """Longer final answers score 0 (hack guard) and are never judged (one limit: :class:`JudgeSettings`)."""
         return self.judge.max_answer_chars
+
+    @property
+    def rules_version(self) -> str:
+        """The version of the rules (format, extraction, guard, verdicts) these settings score with."""
+        return RULES_VERSION
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> ScoreSettings:
@@ -241,6 +249,7 @@ def clear_rule_caches() -> None:
 def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> Assessment:
     """Everything but the judge: format, answer, guard and rule verdict (pure CPU work)."""
     think_in_prompt = settings.think_in_prompt
+    solution_str = strip_stop_tokens(solution_str)
     result = RewardResult(format=float(check_format(solution_str, think_in_prompt)))
     span = answer_span(solution_str, think_in_prompt)
     answer = final_answer(solution_str, span, lenient=settings.lenient)
@@ -266,6 +275,15 @@ def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> 
     needs_judge = settings.mode == "always" or (
         settings.mode == "rule_first" and verdict is Verdict.UNDECIDED
     )
+    if (
+        needs_judge
+        and verdict is not Verdict.EQUAL
+        and not settings.judge_any_shape
+        and not judge_shape(answer, sample.answer_type, sample.readings, sample.choices)
+    ):
+        GUARD_COUNTS.add(OFF_SHAPE)
+        result.hacked = 1.0
+        return Assessment(result, answer, guard=OFF_SHAPE, verdict=verdict)
     return Assessment(result, answer, verdict=verdict, needs_judge=needs_judge)
 
 
