@@ -136,6 +136,9 @@ HOSTED_JUDGE_OVERRIDES: list[str] = [
     "reward.reward_model.nnodes=1",
     "reward.reward_model.model_path=${actor_rollout_ref.model.path}",
     *vllm_cpu_rollout("reward.reward_model.rollout"),
+    # The judge prompt (criteria, reference, candidate) in the tiny tokenizer runs past 1024 tokens on
+    # the Chinese sources; the same context as scripts/serve_judge.sh --cpu.
+    "reward.reward_model.rollout.max_model_len=4096",
     "reward.reward_model.rollout.gpu_memory_utilization=0.5",
     "reward.custom_reward_function.reward_kwargs.structured_output=true",
 ]
