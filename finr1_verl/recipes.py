@@ -24,7 +24,8 @@ Launch environment (all optional):
     DATA_DIR          output of `finr1-data prepare|filter` (sft/{train,val}.parquet or rl/{train,val}.parquet)
     SAVE_DIR          checkpoint folder (trainer.default_local_dir)
     NNODES, N_GPUS_PER_NODE   cluster shape (trainer.nnodes / trainer.n_gpus_per_node; torchrun's too)
-    NODE_RANK, MASTER_ADDR, MASTER_PORT   torchrun rendezvous for multi-node SFT (launch on every node)
+    NODE_RANK, MASTER_ADDR, MASTER_PORT   torchrun rendezvous for multi-node SFT (launch on every node);
+                      one node without MASTER_PORT uses torchrun --standalone (a free local port)
     RAY_ADDRESS       GRPO on an existing Ray cluster (verl's ray.init connects to it)
     JUDGE             GRPO judge placement: external (default) or verl_hosted
     FINR1_JUDGE_URLS  comma-separated judge base URLs (external placement), e.g. from scripts/serve_judge.sh
@@ -217,10 +218,15 @@ def trainer_argv(name: str, cfg: DictConfig, overrides: list[str], environ: Mapp
     config = [f"--config-path={CONFIG_DIR}", f"--config-name={recipe.config_name}", *overrides]
     if recipe.kind == "grpo":
         return ["python", "-m", recipe.entry, *config]
+    nproc = f"--nproc_per_node={cfg.trainer.n_gpus_per_node}"
+    if cfg.trainer.nnodes == 1 and not environ.get("MASTER_PORT"):
+        # one node: torchrun's standalone rendezvous picks a free local port (a fixed 29500 collides
+        # with any other torchrun on the machine)
+        return ["torchrun", "--standalone", "--nnodes=1", nproc, "-m", recipe.entry, *config]
     return [
         "torchrun",
         f"--nnodes={cfg.trainer.nnodes}",
-        f"--nproc_per_node={cfg.trainer.n_gpus_per_node}",
+        nproc,
         f"--node_rank={environ.get('NODE_RANK') or 0}",
         f"--master_addr={environ.get('MASTER_ADDR') or '127.0.0.1'}",
         f"--master_port={environ.get('MASTER_PORT') or 29500}",

