@@ -96,6 +96,9 @@ _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\
 _ZERO_WORD = re.compile(r"\b(?:zero|nil)\b|(?<![\u4e00-\u9fff])零(?![\u4e00-\u9fff])")
 _YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d\d(?![\d.,%])")
 _BOLD = re.compile(r"\*\*([^*]{1,80})\*\*")
+_MAX_SPAN_CHARS = 80
+# A parenthesis without digits that gives the scale of the value before it: "(in thousands)", "(€m)".
+_SCALE_NOTE = re.compile(r"\s*\(([^()\d]{1,30})\)")
 # What may stand between two notations of one value: "25% (0.25)", "0.7701 or approximately 77.01%".
 _NOTATION_SPLIT = re.compile(r"\s*(?:\bor\b|\bi\.?e\.?|=|≈|\(|\)|,\s|;|/|，|即|或)\s*")
 _TOKEN = re.compile(r"[a-z']+|[\u4e00-\u9fff]+|\S")
@@ -211,16 +214,35 @@ def _parse(text: str) -> Number | None:
     number = _parse_one(text)
     if number is not None:
         return number
-    bold = emphasised(text)
+    bold = emphasised(text) if "**" in text else None
     if bold is not None:
         return _parse_one(bold)
     return _same_value(text)
 
 
-def bold_span(text: str) -> str | None:
-    """The one bold span of ``text`` (``**…**``), or None when it has none or several."""
-    bold = _BOLD.findall(text)
-    return bold[0] if len(bold) == 1 else None
+def stated_span(text: str) -> str | None:
+    """The one value a sentence or table row marks as its answer, or None.
+
+    That is its one bold span (``**…**``), or, where the output lost one of the two markers, the side of
+    a lone ``**`` it closes or opens ("…execution): 0.12711** (document units…)", "in 2018: **2"); a
+    parenthesis without digits right after the span is its scale ("**14,766** (RMB' Million)").
+    """
+    if text.count("**") == 1:
+        before, _, after = text.partition("**")
+        closing = not after[:1].strip() or after[:1] in ".,;:)"
+        span, rest = (before, after) if closing else (after, "")
+        span = span.strip()
+        if not span or len(span) > _MAX_SPAN_CHARS:
+            return None
+    else:
+        bold = list(_BOLD.finditer(text))
+        if len(bold) != 1:
+            return None
+        span, rest = bold[0].group(1), text[bold[0].end() :]
+    scale = _SCALE_NOTE.match(rest)
+    if scale and _parse_one(f"{span} {scale.group(1)}") is not None:
+        return f"{span} {scale.group(1)}"
+    return span
 
 
 def emphasised(text: str) -> str | None:
@@ -257,10 +279,17 @@ def _same(a: Number, b: Number) -> bool:
 
 
 def _parse_one(text: str) -> Number | None:
-    cleaned = _WORD_HYPHEN.sub(_compound, _clean(_MIXED_LATEX.sub(_mixed, text))).rsplit("=", 1)[-1]
-    cleaned = _MIXED_PLAIN.sub(_mixed, cleaned)
-    cleaned = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"[ \u00a0\u202f]", ",", m.group()), cleaned)
-    cleaned = _ZERO_WORD.sub("0", cleaned)
+    # each rewrite runs only when its marker is present: the cold rule path stays cheap
+    cleaned = _clean(_MIXED_LATEX.sub(_mixed, text) if "frac" in text else text)
+    if "-" in cleaned:
+        cleaned = _WORD_HYPHEN.sub(_compound, cleaned)
+    cleaned = cleaned.rsplit("=", 1)[-1]
+    if "/" in cleaned:
+        cleaned = _MIXED_PLAIN.sub(_mixed, cleaned)
+    if " " in cleaned or "\u00a0" in cleaned or "\u202f" in cleaned:
+        cleaned = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"[ \u00a0\u202f]", ",", m.group()), cleaned)
+    if "zero" in cleaned or "nil" in cleaned or "零" in cleaned:
+        cleaned = _ZERO_WORD.sub("0", cleaned)
     power = 0
     power_match = _POWER_OF_TEN.search(cleaned)
     if power_match:
