@@ -240,8 +240,10 @@ def stated_span(text: str) -> str | None:
             return None
         span, rest = bold[0].group(1), text[bold[0].end() :]
     scale = _SCALE_NOTE.match(rest)
-    if scale and _parse_one(f"{span} {scale.group(1)}") is not None:
-        return f"{span} {scale.group(1)}"
+    if scale:
+        scaled = _parse_one(f"{span} {scale.group(1)}")
+        if scaled is not None and scaled != _parse_one(span):  # the note adds a scale or currency
+            return f"{span} {scale.group(1)}"
     return span
 
 
