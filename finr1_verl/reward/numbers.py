@@ -95,8 +95,8 @@ _MIXED_PLAIN = re.compile(r"(?<![\d.,/])(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.])")
 _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?(?![\d/])")
 _ZERO_WORD = re.compile(r"\b(?:zero|nil)\b|(?<![\u4e00-\u9fff])零(?![\u4e00-\u9fff])")
 _YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d\d(?![\d.,%])")
-_BOLD = re.compile(r"\*\*([^*]{1,80})\*\*")
 _MAX_SPAN_CHARS = 80
+_BOLD = re.compile(rf"\*\*([^*]{{1,{_MAX_SPAN_CHARS}}})\*\*")
 # A parenthesis without digits that gives the scale of the value before it: "(in thousands)", "(€m)".
 _SCALE_NOTE = re.compile(r"\s*\(([^()\d]{1,30})\)")
 # What may stand between two notations of one value: "25% (0.25)", "0.7701 or approximately 77.01%".
@@ -214,7 +214,7 @@ def _parse(text: str) -> Number | None:
     number = _parse_one(text)
     if number is not None:
         return number
-    bold = emphasised(text) if "**" in text else None
+    bold = emphasised(text)
     if bold is not None:
         return _parse_one(bold)
     return _same_value(text)
@@ -281,17 +281,10 @@ def _same(a: Number, b: Number) -> bool:
 
 
 def _parse_one(text: str) -> Number | None:
-    # each rewrite runs only when its marker is present: the cold rule path stays cheap
-    cleaned = _clean(_MIXED_LATEX.sub(_mixed, text) if "frac" in text else text)
-    if "-" in cleaned:
-        cleaned = _WORD_HYPHEN.sub(_compound, cleaned)
-    cleaned = cleaned.rsplit("=", 1)[-1]
-    if "/" in cleaned:
-        cleaned = _MIXED_PLAIN.sub(_mixed, cleaned)
-    if " " in cleaned or "\u00a0" in cleaned or "\u202f" in cleaned:
-        cleaned = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"[ \u00a0\u202f]", ",", m.group()), cleaned)
-    if "zero" in cleaned or "nil" in cleaned or "零" in cleaned:
-        cleaned = _ZERO_WORD.sub("0", cleaned)
+    cleaned = _WORD_HYPHEN.sub(_compound, _clean(_MIXED_LATEX.sub(_mixed, text))).rsplit("=", 1)[-1]
+    cleaned = _MIXED_PLAIN.sub(_mixed, cleaned)
+    cleaned = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"[ \u00a0\u202f]", ",", m.group()), cleaned)
+    cleaned = _ZERO_WORD.sub("0", cleaned)
     power = 0
     power_match = _POWER_OF_TEN.search(cleaned)
     if power_match:
