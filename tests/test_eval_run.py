@@ -222,7 +222,7 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
     assert protocol["scoring"]["judge_prompt_version"] == "finr1-judge-v2"
     assert (
         protocol["scoring"]["rules_version"] == RULES_VERSION
-        and "rules `finr1-rules-v2`" in (out / "report.md").read_text()
+        and f"rules `{RULES_VERSION}`" in (out / "report.md").read_text()
     )
     assert protocol["prompt_version"] == "finr1-system-v1+finr1-question-v1"
     assert protocol["packages"]["verl"] == "0.9.1"

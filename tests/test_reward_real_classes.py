@@ -116,6 +116,32 @@ def test_a_short_coarse_answer_is_the_judges_unless_the_gold_holds_it():
     assert rule_verdict("11", "11.2", "numeric") is UNDECIDED
 
 
+_SCALE_NOTES = {"thousand": ["(in thousands)", "(thousands)"], "million": ["(millions)", "(RMB' Million)", "(€m)"]}
+
+
+@given(st.integers(100, 999_999), st.sampled_from(sorted(_SCALE_NOTES)), st.data())
+def test_a_sentence_marking_one_value_is_that_value(value, scale, data):
+    note = data.draw(st.sampled_from(_SCALE_NOTES[scale]))
+    gold = f"{value:,} {scale}"
+    sentence = f"The level 1 FVPL as at 31 December 2019 is **{value:,}** {note}."
+    assert numeric(sentence, gold) is EQUAL
+    assert numeric(sentence.replace(f"**{value:,}**", f"**{3 * value + 1:,}**"), gold) is DIFFERENT
+    lost_opening = f"Numerical answer (from program execution): {value}** (document units: ${value} {scale})"
+    assert numeric(lost_opening, f"{value}") is EQUAL
+    assert numeric(f"Total segments below $100 million in 2018: **{value}", f"{value}") is EQUAL
+    assert judge_shape(f"The balance in 2019 is **{value}** (in thousands).", "numeric", [f"{value / 7:.4f}"])
+
+
+@given(st.integers(1990, 2030), st.integers(1, 500))
+def test_a_year_answer_opening_a_sentence(year, amount):
+    sentence = f"{year}, with costs of ${amount} million versus ${amount + 3} million in {year - 1}."
+    assert numeric(sentence, str(year)) is EQUAL
+    assert numeric(sentence, str(year + 1)) is DIFFERENT
+    assert numeric(str(year), str(year + 1)) is DIFFERENT  # two years: no rounding band between them
+    # the marked figure of the year asked for is the judge's question, not a DIFFERENT
+    assert numeric(f"Sales | {year}: 914 | Fiscal {year - 1}: **{amount}**", str(year - 1)) is UNDECIDED
+
+
 # --- the judge sees only answers of the row's shape -----------------------------------------------
 def _rows():
     rows = {kind: read_sample("x", gold, info) for kind, (gold, info) in TARGETS.items()}

@@ -57,12 +57,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from finr1_verl.reward.answer import MEMO_CHARS, last_boxed
 from finr1_verl.reward.answer_type import MAX_GOLD_CHARS, classify_answer
 from finr1_verl.reward.labels import canonical_label, choice_letters, normalize_text
-from finr1_verl.reward.numbers import Number, bold_span, parse_number
+from finr1_verl.reward.numbers import Number, parse_number, stated_span
 
 # The version of the reward's rules (format, extraction, guard, judge shapes, verdicts); recorded in the
 # reward's settings, the audit's report and every evaluation protocol, so scores from different rule sets
 # are told apart.  Bump it with any change that moves a verdict.
-RULES_VERSION = "finr1-rules-v2"
+RULES_VERSION = "finr1-rules-v3"
 RELATIVE_TOLERANCE = 1e-4
 MAX_ROUNDING_GAP = 0.05
 # Whole percents are the customary way to state a rate: a percent may round over a wider gap (4% covers 0.035).
@@ -221,26 +221,40 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
     if candidate_number is None and not _is_year(gold_number):
         # A sentence that states one quantity besides its years ("The total sales in 2019 is $1,496.5 million.")
         candidate_number = parse_number(_YEAR.sub(" ", candidate))
+    if candidate_number is None and _is_year(gold_number):
+        # "2019, with costs of $27 million versus $14 million in 2018.": the year the sentence opens with.
+        lead = _LEADING_YEAR.match(candidate)
+        candidate_number = parse_number(lead.group(1)) if lead else None
     if candidate_number is None:
-        # A table row or sentence that emphasises one value ("Fiscal 2018: **918** | Fiscal 2017: 814"): EQUAL
-        # when that value is the gold; otherwise the sentence is no number and stays UNDECIDED.
-        bold = bold_span(candidate)
-        bold_number = parse_number(bold) if bold is not None else None
-        if bold_number is not None and compare_numbers(bold_number, gold_number) is Verdict.EQUAL:
-            return Verdict.EQUAL
+        # A table row or sentence that marks one value ("The level 1 FVPL is **14,766** (RMB' Million)."):
+        # that value is its answer. For a year gold the marked value is the figure of the year asked
+        # for ("Fiscal 2018: **918** | Fiscal 2017: 814"): a question for the judge.
+        stated = stated_span(candidate) if "**" in candidate else None
+        stated_number = parse_number(stated) if stated is not None else None
+        if stated_number is not None:
+            verdict = compare_numbers(stated_number, gold_number)
+            return Verdict.UNDECIDED if _is_year(gold_number) and verdict is Verdict.DIFFERENT else verdict
         return Verdict.UNDECIDED if _HAS_NUMERAL.search(candidate) else Verdict.DIFFERENT
     return compare_numbers(candidate_number, gold_number)
 
 
 _YEAR = re.compile(r"(?<![\d.,$])(?:19|20)\d\d(?![\d.,%])")
+_LEADING_YEAR = re.compile(r"\s*(?:in\s+)?((?:19|20)\d\d)\s*(?:,|\.|;|$)", re.IGNORECASE)
 
 
 def _is_year(number: Number) -> bool:
     return number.integer and 1900 <= number.value <= 2099
 
 
+def _is_plain_year(number: Number) -> bool:
+    return _is_year(number) and number.scale == 1 and not number.percent and number.currency is None
+
+
 def compare_numbers(candidate: Number, gold: Number) -> Verdict:
     """The numeric verdict for two parsed numbers (see the module docstring)."""
+    if _is_plain_year(candidate) and _is_plain_year(gold):
+        # Two years are never a rounding of each other, though they are within PLAUSIBLE_BAND.
+        return Verdict.EQUAL if candidate.value == gold.value else Verdict.DIFFERENT
     caps = (_rounding_cap(candidate, MIN_COARSE_CANDIDATE_DIGITS), _rounding_cap(gold, 0))
     # The percent-number reading ("14%" as 14) is a second reading: there either side rounds only with
     # MIN_COARSE_CANDIDATE_DIGITS digits, so "2.05%" is not EQUAL to a bare gold "2" or "2.1".

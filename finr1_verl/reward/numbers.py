@@ -95,7 +95,10 @@ _MIXED_PLAIN = re.compile(r"(?<![\d.,/])(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.])")
 _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?(?![\d/])")
 _ZERO_WORD = re.compile(r"\b(?:zero|nil)\b|(?<![\u4e00-\u9fff])零(?![\u4e00-\u9fff])")
 _YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d\d(?![\d.,%])")
-_BOLD = re.compile(r"\*\*([^*]{1,80})\*\*")
+_MAX_SPAN_CHARS = 80
+_BOLD = re.compile(rf"\*\*([^*]{{1,{_MAX_SPAN_CHARS}}})\*\*")
+# A parenthesis without digits that gives the scale of the value before it: "(in thousands)", "(€m)".
+_SCALE_NOTE = re.compile(r"\s*\(([^()\d]{1,30})\)")
 # What may stand between two notations of one value: "25% (0.25)", "0.7701 or approximately 77.01%".
 _NOTATION_SPLIT = re.compile(r"\s*(?:\bor\b|\bi\.?e\.?|=|≈|\(|\)|,\s|;|/|，|即|或)\s*")
 _TOKEN = re.compile(r"[a-z']+|[\u4e00-\u9fff]+|\S")
@@ -217,10 +220,31 @@ def _parse(text: str) -> Number | None:
     return _same_value(text)
 
 
-def bold_span(text: str) -> str | None:
-    """The one bold span of ``text`` (``**…**``), or None when it has none or several."""
-    bold = _BOLD.findall(text)
-    return bold[0] if len(bold) == 1 else None
+def stated_span(text: str) -> str | None:
+    """The one value a sentence or table row marks as its answer, or None.
+
+    That is its one bold span (``**…**``), or, where the output lost one of the two markers, the side of
+    a lone ``**`` it closes or opens ("…execution): 0.12711** (document units…)", "in 2018: **2"); a
+    parenthesis without digits right after the span is its scale ("**14,766** (RMB' Million)").
+    """
+    if text.count("**") == 1:
+        before, _, after = text.partition("**")
+        closing = not after[:1].strip() or after[:1] in ".,;:)"
+        span, rest = (before, after) if closing else (after, "")
+        span = span.strip()
+        if not span or len(span) > _MAX_SPAN_CHARS:
+            return None
+    else:
+        bold = list(_BOLD.finditer(text))
+        if len(bold) != 1:
+            return None
+        span, rest = bold[0].group(1), text[bold[0].end() :]
+    scale = _SCALE_NOTE.match(rest)
+    if scale:
+        scaled = _parse_one(f"{span} {scale.group(1)}")
+        if scaled is not None and scaled != _parse_one(span):  # the note adds a scale or currency
+            return f"{span} {scale.group(1)}"
+    return span
 
 
 def emphasised(text: str) -> str | None:

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 from finr1_verl.reward.labels import canonical_label, choice_letters
 from finr1_verl.reward.normalise import fold, splits_into
-from finr1_verl.reward.numbers import VOCABULARY, emphasised, parse_number
+from finr1_verl.reward.numbers import VOCABULARY, parse_number, stated_span
 
 # Words that may stand beside the one number of a numeric answer (besides the number vocabulary of
 # finr1_verl.reward.numbers: scales, currencies, percent words, signs, directions).
@@ -65,8 +65,8 @@ def judge_shape(
     if answer_type == "numeric":
         if not any(parse_number(gold) for gold in golds):
             return True
-        bold = emphasised(answer)
-        return _numeric_shape(answer) or (bold is not None and _numeric_shape(bold))
+        stated = stated_span(answer) if "**" in answer else None
+        return _numeric_shape(answer) or (stated is not None and _numeric_shape(stated))
     return True
 
 
