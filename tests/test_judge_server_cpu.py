@@ -146,7 +146,8 @@ def test_finr1_eval_generates_and_judges_through_the_server(server, work):
     tfns = _eval(server, work / "eval", "--model", SERVED, "--model-urls", server.url)
     assert tfns["items"] == 3 and tfns["generation_errors"] == 0
     assert tfns["judged"] > 0 and tfns["judge_errors"] == 0  # structured verdicts parsed
-    assert server.served(at_least=before + 3 + tfns["judged"]) - before >= 3 + tfns["judged"]
+    # three generations, then the judge: identical answers share one cached verdict, so at least one call
+    assert server.served(at_least=before + 4) - before >= 4
     assert (work / "eval" / "report.md").exists()
 
 
