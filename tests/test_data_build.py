@@ -23,10 +23,10 @@ FINPEE_COLUMNS = {"id": "编号", "question": "题目", "answer": "答案"}
 def fixture_inputs() -> list[SourceInput]:
     return [
         SourceInput("finance_instruct", FIXTURES / "finance_instruct"),
-        SourceInput("fincorpus", FIXTURES / "fincorpus"),
+        SourceInput("fincorpus", FIXTURES / "fincorpus", split="train"),  # file names that name no split
         SourceInput("financeqt", FIXTURES / "financeqt"),
-        SourceInput("fin_r1", FIXTURES / "fin_r1"),
-        SourceInput("finpee", FIXTURES / "finpee", FINPEE_COLUMNS),
+        SourceInput("fin_r1", FIXTURES / "fin_r1", split="train"),
+        SourceInput("finpee", FIXTURES / "finpee", FINPEE_COLUMNS, split="train"),
     ]
 
 
@@ -44,7 +44,9 @@ def shared_inputs() -> list[SourceInput]:
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("prepared")
-    report = prepare([*shared_inputs(), *fixture_inputs()], PrepareConfig(out=out, progress=False))
+    # the shared excerpts are mostly dev / validation files: let them in so every source is mixed
+    config = PrepareConfig(out=out, include_dev=True, progress=False)
+    report = prepare([*shared_inputs(), *fixture_inputs()], config)
     return out, report
 
 
@@ -60,10 +62,10 @@ def test_report_accounts_for_every_record(prepared):
         assert stats["accounted"], name
         assert stats["read"] == stats["written"] + stats["rejected"]
         assert pq.read_metadata(out / "sources" / name / "rl.parquet").num_rows == stats["written"]
-        may_train = stats["written"] - stats["test_kept_out_of_mix"]
+        may_train = stats["written"] - sum(stats["kept_out_of_mix"].values())
         assert sum(stats["mixed"].values()) == min(may_train, FIN_R1_COUNTS.get(name, may_train))
     assert report["sources"]["ant_fineva"]["rejected_by_reason"] == {"unlabelled": 6101}
-    assert report["sources"]["ant_fineva"]["test_kept_out_of_mix"] == 2343, "Fin-Eva is an evaluation set"
+    assert report["sources"]["ant_fineva"]["kept_out_of_mix"]["test"] == 2343, "Fin-Eva is an evaluation set"
     assert json.loads((out / "report.json").read_text()) == report
 
 
@@ -197,7 +199,10 @@ def test_seed_changes_the_sample_not_the_split(tmp_path):
     picked = {}
     for seed in (1, 2):
         prepare(
-            tfns, PrepareConfig(out=tmp_path / str(seed), seed=seed, counts={"tfns": 500}, progress=False)
+            tfns,
+            PrepareConfig(
+                out=tmp_path / str(seed), seed=seed, counts={"tfns": 500}, include_dev=True, progress=False
+            ),
         )
         rows = rows_of(tmp_path / str(seed) / "rl" / "train.parquet") + rows_of(
             tmp_path / str(seed) / "rl" / "val.parquet"

@@ -21,7 +21,7 @@ def test_sample_spec_covers_every_source_and_prepares(tmp_path, capsys):
     assert report["sources"]["ant_fineva"]["rejected_by_reason"] == {"unlabelled": 1}
     assert report["sources"]["fincuge"]["rejected_by_reason"] == {"unlabelled": 2}
     train, val = (pq.read_metadata(tmp_path / "rl" / f"{s}.parquet").num_rows for s in ("train", "val"))
-    kept_out = sum(stats["test_kept_out_of_mix"] for stats in report["sources"].values())
+    kept_out = sum(sum(stats["kept_out_of_mix"].values()) for stats in report["sources"].values())
     assert kept_out == report["sources"]["ant_fineva"]["written"], "Fin-Eva is test-only: not in the mix"
     assert train + val == report["totals"]["written"] - kept_out
     sft = sum(pq.read_metadata(tmp_path / "sft" / f"{s}.parquet").num_rows for s in ("train", "val"))

@@ -305,15 +305,15 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_output(tmp_path, fak
     assert "toy" in rerun.stdout and "80" in rerun.stdout
 
 
-def test_questions_carry_readings_that_agree():
+def test_questions_carry_readings_that_agree(tmp_path):
     """ConvFinQA's dev excerpt has human answers that contradict the executed value: the question the
     teacher gets (and the filter later checks traces against) keeps only readings that agree."""
-    from finr1_verl.data.distill import _examples
+    from finr1_verl.data.distill import DistillConfig, _examples
     from finr1_verl.data.rows import ground_truths
     from finr1_verl.reward.match import Verdict, rule_verdict
     from tests.support.shared_data import shared_path
 
-    examples = list(_examples([SourceInput("convfinqa", shared_path("convfinqa"))], None))
+    examples = list(_examples([SourceInput("convfinqa", shared_path("convfinqa"))], DistillConfig(out=tmp_path)))
     assert len(examples) == 751
     for example in examples:
         readings = ground_truths(example)

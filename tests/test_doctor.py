@@ -27,6 +27,7 @@ KW = "reward.custom_reward_function.reward_kwargs"
 def data_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prepared")
     cmd = [sys.executable, "-m", "finr1_verl.data.cli", "prepare", "--no-progress", "--mix", "all"]
+    cmd += ["--include-dev"]  # TFNS's file is its validation split
     cmd += ["--source", f"tfns={shared_path('tfns', 'sent_valid.csv')}", "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True)
     return out

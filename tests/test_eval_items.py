@@ -81,8 +81,23 @@ def test_benchmark_readings_agree_as_in_training():
 
 def test_stratified_quota_adds_up_with_largest_remainders():
     assert stratified_quota({"a": 100, "b": 60, "c": 25, "d": 15}, 0.1) == {"a": 10, "b": 6, "c": 3, "d": 1}
-    assert stratified_quota({"x": 5, "y": 5}, 0.1) == {"x": 1, "y": 0}  # total round(1.0) = 1, ties by name
-    assert sum(stratified_quota({"p": 7, "q": 11, "r": 13}, 0.1).values()) == 3
+    assert stratified_quota({"p": 7, "q": 11, "r": 13}, 0.1) == {"p": 1, "q": 1, "r": 1}
+    # at least one item of every non-empty stratum, even where 10% rounds to none
+    assert stratified_quota({"x": 5, "y": 5}, 0.1) == {"x": 1, "y": 1}
+    assert stratified_quota({"x": 3, "y": 0}, 0.1) == {"x": 1, "y": 0}
+
+
+def test_a_small_file_keeps_an_item_of_every_stratum(tmp_path):
+    path = tmp_path / "train.json"
+    records = [
+        {"system": "", "user": "What is a bond?", "assistant": "A debt security."},
+        {"system": "", "user": "Define equity.", "assistant": "Ownership " * 70},
+        {"system": "Classify.", "user": "Stocks fell.", "assistant": "negative"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    loaded = load_items(BENCHMARKS["finance_instruct"], path, seed=0)
+    # three records in three strata (plain/short, plain/long, instructed/short): 10% rounds to none
+    assert sorted(item.id for item in loaded.items) == sorted(loaded.selected) and len(loaded.items) == 3
 
 
 def test_finance_instruct_ten_percent_stratified(tmp_path):

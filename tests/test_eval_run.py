@@ -30,6 +30,7 @@ from finr1_verl.eval.report import paper_average
 from finr1_verl.eval.runner import EvalConfig, run_eval
 from finr1_verl.eval.score import EVAL_SCORING, summarize
 from finr1_verl.reward.judge import JudgeSettings, as_candidate
+from finr1_verl.reward.match import RULES_VERSION
 from finr1_verl.reward.score import close_judges, judge_for
 from finr1_verl.smoke.fake_openai import FakeOpenAIServer, Reply
 from tests.support.shared_data import REPO_ROOT, shared_path
@@ -207,9 +208,10 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
 
     sent = fake_openai.requests
     assert len(sent) == 5 * LIMIT
-    assert {(b["temperature"], b["top_p"], b["max_tokens"], b["seed"]) for b in sent} == {
-        (0.6, 0.95, 4096, 0)
-    }
+    assert {
+        (b["temperature"], b["top_p"], b["max_tokens"], b["seed"], b["top_k"], b["repetition_penalty"])
+        for b in sent
+    } == {(0.6, 0.95, 4096, 0, -1, 1.0)}
     assert (
         len(judge_server.requests) == 2 * 5 + 1 + 5
     )  # undecided items, FI's wrong text, one failed try each
@@ -218,6 +220,10 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
     assert protocol["model"] == "fake-fin-r1" and protocol["backend"] == "endpoint" and protocol["seed"] == 0
     assert protocol["scoring"]["judge_model"] == "fake-judge"
     assert protocol["scoring"]["judge_prompt_version"] == "finr1-judge-v2"
+    assert (
+        protocol["scoring"]["rules_version"] == RULES_VERSION
+        and "rules `finr1-rules-v2`" in (out / "report.md").read_text()
+    )
     assert protocol["prompt_version"] == "finr1-system-v1+finr1-question-v1"
     assert protocol["packages"]["verl"] == "0.9.1"
     items_file = json.loads((out / "items.json").read_text())["benchmarks"]
@@ -226,12 +232,14 @@ def test_exact_scores_per_benchmark_and_reports(bench_paths, fake_openai, judge_
     assert [r["id"] for r in read_items(out, "tfns")] == items_file["tfns"]["ids"][:LIMIT]
 
     report = (out / "report.md").read_text()
+    judged_cell, rule_cell = "**50.0 [21.5–78.5] n=8**", "**37.5 [13.7–69.4] n=8**"  # Wilson 95%
     assert (
-        "| **fake-fin-r1 (judge)** | **50.0** | **50.0** | **50.0** | **50.0** | **50.0** | **50.0** |"
-        in report
+        f"| **fake-fin-r1 (judge, mode rule_first)** | {' | '.join([judged_cell] * 5)} | **50.0** |" in report
     )
-    assert "| **fake-fin-r1 (rules only)** | **37.5** |" in report
+    assert f"| **fake-fin-r1 (rules only)** | {rule_cell} |" in report
     assert "| Fin-R1 (7B) | 76.0 | 85.0 | 81.0 | 71.0 | 62.9 | 75.2 |" in report
+    assert "| **fake-fin-r1 (rules only)** | not run | not run |" in report  # FinanceIQ, FinCUGE
+    check_harness_results(out, judged=True)
     with Image.open(out / "report.png") as image:
         assert image.format == "PNG" and image.size == (1100, 500)
         assert len(set(image.convert("RGB").getdata())) > 5  # bars drawn, not a blank canvas
@@ -264,10 +272,51 @@ def test_rules_only_without_a_judge(bench_paths, fake_openai, tmp_path):
     scores = json.loads((out / "summary.json").read_text())["benchmarks"]["tfns"]
     assert (scores["rule_score"], scores["judge_score"], scores["judged"]) == (37.5, None, 0)
     report = (out / "report.md").read_text()
+    rule_cell = "**37.5 [13.7–69.4] n=8**"
     assert (
-        "(judge)" not in report
-        and "| **fake-fin-r1 (rules only)** | **—** | **—** | **—** | **37.5** | **—** | **—** |" in report
+        "(judge" not in report
+        and f"| **fake-fin-r1 (rules only)** | **not run** | **not run** | **not run** | {rule_cell} "
+        "| **not run** | **—** |"
+        in report
     )
+    results = json.loads((out / "results.json").read_text())
+    assert results["results"]["tfns"]["acc,none"] == results["results"]["tfns"]["acc_rule,none"] == 0.375
+    assert results["configs"]["tfns"]["metadata"]["acc_is"] == "rule"
+
+
+def check_harness_results(out: Path, judged: bool) -> None:
+    """results.json in lm-evaluation-harness 0.4's layout and samples_<task>.jsonl agree with items/."""
+    results = json.loads((out / "results.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(results) >= {
+        "results",
+        "configs",
+        "versions",
+        "n-samples",
+        "n-shot",
+        "higher_is_better",
+        "config",
+    }
+    for name, bench in summary["benchmarks"].items():
+        task = results["results"][name]
+        acc = 0.5 if judged else 0.375
+        assert (task["acc,none"], task["acc_rule,none"]) == (acc, 0.375), name
+        # lm-eval's acc_stderr: sample std (n - 1) over sqrt(n) of the 0/1 verdicts
+        assert task["acc_stderr,none"] == pytest.approx((acc * (1 - acc) * 8 / 7) ** 0.5 / 8**0.5), name
+        assert results["n-samples"][name] == {"original": bench["parsed"], "effective": LIMIT}
+        assert results["configs"][name]["metadata"]["protocol"]["sampling"]["temperature"] == 0.6
+        assert results["configs"][name]["metadata"]["acc_is"] == ("judge" if judged else "rule")
+        samples = [json.loads(line) for line in (out / f"samples_{name}.jsonl").read_text().splitlines()]
+        items = read_items(out, name)
+        assert [s["doc"]["id"] for s in samples] == [r["id"] for r in items]
+        for sample, item in zip(samples, items, strict=True):
+            assert sample["resps"] == [[item["response"]]] and sample["extracted_answer"] == item["answer"]
+            assert (sample["rule_verdict"], sample["judge_reply"]) == (
+                item["rule_verdict"],
+                item["judge_reply"],
+            )
+            assert sample["acc"] == float(item["correct"] if judged else item["rule_correct"])
+        assert sum(s["acc"] for s in samples) / LIMIT == task["acc,none"]
 
 
 async def run_async(paths, out: Path, model_url: str, judge_url: str):

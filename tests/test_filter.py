@@ -27,7 +27,8 @@ CASES = {
         {"question": "Revenue 100 -> 114: growth rate?", "answer": "14%"},
         ("114/100 - 1 = 0.14", "\\boxed{0.14}"),
     ),
-    "n-wrong": ({"question": "Cost 20 + 5?", "answer": "25"}, ("20 + 10 = 30", "\\boxed{30}")),
+    # "30" would be UNDECIDED: an integer's trailing zero carries no precision, and 25 rounds to 30.
+    "n-wrong": ({"question": "Cost 20 + 5?", "answer": "25"}, ("20 + 15 = 35", "\\boxed{35}")),
     "n-unit": (
         {"question": "Total debt?", "answer": "$1.5 billion"},
         ("Debt is 1.5 (billions)", "\\boxed{1.5}"),

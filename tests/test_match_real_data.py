@@ -12,7 +12,7 @@ import pytest
 from finr1_verl.data.sources.fincuge import FINFE_LABELS
 from finr1_verl.data.sources.tfns import TFNS_LABELS
 from finr1_verl.reward.labels import normalize_text
-from finr1_verl.reward.match import Verdict, rule_verdict
+from finr1_verl.reward.match import MIN_COARSE_CANDIDATE_DIGITS, Verdict, rule_verdict
 from finr1_verl.reward.score import read_sample
 from tests.fixtures.answer.pairs import (
     convfinqa_pairs,
@@ -38,17 +38,24 @@ def _significant_digits(text: str) -> int:
         return 99
 
 
-def test_convfinqa_human_answers_equal_executed_values_both_ways():
-    """Both directions, except a one-digit human answer offered against the executed value alone.
+def _coarse(candidate: str, gold: str) -> bool:
+    """A candidate with fewer than MIN_COARSE_CANDIDATE_DIGITS digits, written more coarsely than the gold."""
+    digits = _significant_digits(candidate)
+    return digits < MIN_COARSE_CANDIDATE_DIGITS and digits < _significant_digits(gold)
 
-    Such a candidate ("4%" for 0.03621) keeps no rounding tolerance of its own: it is a near miss
-    for the judge (a data row carries the human answer as a reading too, which it matches exactly).
+
+def test_convfinqa_human_answers_equal_executed_values_both_ways():
+    """Both directions, except a short human answer offered against the finer executed value alone.
+
+    Such a candidate ("4%" or "11%" for 0.03621 or 0.10745) keeps no rounding tolerance of its own: a
+    window that wide hits unrelated golds, so it is a question for the judge, never DIFFERENT (a data
+    row carries the human answer as a reading too, which it matches exactly).
     """
     path = shared_path(*CONVFINQA)
     excluded = excluded_turns()
     pairs = []
     for pair in convfinqa_pairs(path):
-        if pair.equal and _significant_digits(pair.candidate) < 2 < _significant_digits(pair.gold):
+        if pair.equal and _coarse(pair.candidate, pair.gold):
             assert rule_verdict(pair.candidate, pair.gold) is not DIFFERENT, pair
             assert rule_verdict(pair.candidate, [pair.candidate, pair.gold]) is EQUAL, pair
         else:
@@ -86,8 +93,8 @@ def test_decrease_magnitudes_are_sign_errors_not_rounding():
         if entry["kind"] == "decrease_magnitude":
             assert float(entry["executed"]) < 0 and not entry["answer"].startswith("-")
             negated = "-" + entry["answer"]
-            # a one-digit answer keeps no rounding tolerance of its own: a near miss for the judge
-            expected = {EQUAL} if _significant_digits(entry["answer"]) >= 2 else {EQUAL, UNDECIDED}
+            # a short answer coarser than the gold keeps no rounding tolerance of its own: the judge
+            expected = {EQUAL} if not _coarse(entry["answer"], str(entry["executed"])) else {EQUAL, UNDECIDED}
             assert rule_verdict(negated, str(entry["executed"])) in expected, entry
 
 
@@ -232,6 +239,10 @@ def test_notation_variants_of_every_real_numeric_gold(real_numeric_golds):
                 wrong_total += 1
     labelled = [p for p in finqa_pairs(shared_path("finqa", "finqa_test_first100.json")) if p.equal]
     labelled += [p for p in convfinqa_pairs(shared_path(*CONVFINQA)) if p.equal]
+    # a short answer coarser than its gold is the judge's question (never DIFFERENT), not a rule EQUAL
+    coarse = [p for p in labelled if _coarse(p.candidate, p.gold)]
+    assert all(rule_verdict(p.candidate, p.gold) is not DIFFERENT for p in coarse)
+    labelled = [p for p in labelled if not _coarse(p.candidate, p.gold)]
     labelled_misses = sum(rule_verdict(p.candidate, p.gold) is not EQUAL for p in labelled)
     recall = 1 - (missed + labelled_misses) / (variants + len(labelled))
     print(

@@ -219,6 +219,7 @@ def data_dir(tmp_path_factory) -> Path:
         "prepare",
         "--no-progress",
         "--include-test",  # the FinQA sample is its test split
+        "--include-dev",  # and TFNS's file its validation split
         "--mix",
         "all",
         "--out",

@@ -12,7 +12,8 @@ import pytest
 from finr1_verl.data.cli import main as data_main
 from finr1_verl.data.samples import SPEC
 from finr1_verl.reward import audit, keys
-from finr1_verl.reward.match import Verdict, rule_verdict
+from finr1_verl.reward.match import RULES_VERSION, Verdict, rule_verdict
+from finr1_verl.reward.score import ScoreSettings
 from finr1_verl.smoke.fake_openai import Reply
 from tests.fixtures.answer.real_rows import prepare_real_rows
 from tests.support.shared_data import shared_path
@@ -110,3 +111,43 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         audit.main([str(tmp_path / "missing.parquet")])
     with pytest.raises(SystemExit):
         audit.main([str(tmp_path / "missing.parquet"), "--judge-urls", "http://x"])
+
+
+def test_the_rules_version_is_recorded_in_settings_and_the_audit(sample_parquets, tmp_path):
+    assert ScoreSettings().rules_version == RULES_VERSION and RULES_VERSION.startswith("finr1-rules-")
+    report = tmp_path / "audit.json"
+    assert audit.main([str(sample_parquets[0]), *FAST, "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["rules_version"] == RULES_VERSION
+
+
+def test_audit_reports_what_an_accept_everything_judge_accepts(
+    sample_parquets, fake_openai, tmp_path, capsys
+):
+    """Every shipped sample: 0 answer-free strings reach the judge on closed and numeric rows; with a
+    loopback judge that accepts everything, the audit reports what it accepts (the text rows' share)."""
+    fake_openai.responder = lambda body: Reply(content="\\boxed{1}")
+    text_rows = 0
+    for path in sample_parquets:
+        report = tmp_path / f"{path.parent.name}.json"
+        args = [
+            str(path),
+            *FAST,
+            "--json",
+            str(report),
+            "--judge-urls",
+            fake_openai.base_url,
+            "--judge-model",
+            "m",
+        ]
+        audit.main(args)
+        result = json.loads(report.read_text())
+        checks = {check["name"]: check for check in result["checks"]}
+        assert checks["judge_exposure"]["failed"] == 0, (path, checks["judge_exposure"])
+        for exposure in result["judge_exposure"]:
+            if exposure["answer_type"] in audit.CLOSED_TYPES:
+                assert exposure["reached"] == 0, (path, exposure)
+            else:
+                text_rows += 1
+                assert exposure["share"] <= 0.30 and exposure["accepted"] == exposure["reached"], exposure
+    assert text_rows > 0
+    assert "judge accepts" in capsys.readouterr().out

@@ -225,7 +225,7 @@ async def test_persistent_judge_fault_falls_back_with_same_keys(fake_openai, fau
     """Every call fails: each sample still gets the fixed keys, the rule fallback, bounded retries."""
     fake_openai.responder = lambda body: FAULTS[fault]
     kwargs = judge_kwargs(fake_openai, max_retries=1)
-    answers = ["\\boxed{1.5}", "\\boxed{1.6}", "\\boxed{2}", "\\boxed{1.5 billion}"]
+    answers = ["\\boxed{1.5}", "\\boxed{1.6}", "\\boxed{7}", "\\boxed{1.5 billion}"]
     outs = await asyncio.gather(
         *(compute_score("finr1/finqa", response(a), "$1.5 billion", FINQA_INFO, **kwargs) for a in answers)
     )

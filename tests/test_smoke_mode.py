@@ -34,10 +34,17 @@ def test_smoke_overrides_compose_into_a_valid_recipe(kind):
     validate_recipe(kind, cfg)
     assert cfg.trainer.total_training_steps == 2 and cfg.trainer.device == "cpu"
     if kind == "grpo":
-        assert cfg.actor_rollout_ref.rollout.name == "hf"
+        assert cfg.actor_rollout_ref.rollout.name == "vllm"
+        assert cfg.actor_rollout_ref.rollout.checkpoint_engine.update_weights_bucket_megabytes == 64
         assert cfg.reward.custom_reward_function.reward_kwargs.mode == "never"  # no judge URL given
         with_judge = compose_recipe(kind, smoke_overrides(kind, environ={"FINR1_JUDGE_URLS": "http://j/v1"}))
         assert with_judge.reward.custom_reward_function.reward_kwargs.mode == "rule_first"
+        hosted = compose_recipe(
+            kind, ["judge=verl_hosted", *smoke_overrides(kind, environ={"JUDGE": "verl_hosted"})]
+        )
+        validate_recipe(kind, hosted)
+        assert hosted.reward.reward_model.enable and hosted.reward.reward_model.rollout.name == "vllm"
+        assert hosted.reward.custom_reward_function.reward_kwargs.structured_output is True
 
 
 @pytest.mark.slow

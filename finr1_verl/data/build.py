@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,32 +24,55 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from finr1_verl import prompts
+from finr1_verl.data.decontaminate import DEFAULT_NGRAM, REASONS, Decontaminator, EvalText
 from finr1_verl.data.golds import CONFLICTING_READINGS, reconcile
-from finr1_verl.data.mix import MIXES, TRAINING_SPLITS, HashRankSample, may_train, quota, split_of
+from finr1_verl.data.mix import MIXES, HashRankSample, mix_kinds, mix_splits, quota, split_of
 from finr1_verl.data.records import Example
 from finr1_verl.data.rejects import RejectWriter
 from finr1_verl.data.rows import RL_SCHEMA, SFT_SCHEMA, rl_row, sft_row
 from finr1_verl.data.sources import Rejected, hub_parser_for, parser_for
-from finr1_verl.data.sources.base import UNLABELLED
+from finr1_verl.data.sources.base import SPLIT_KINDS, UNKNOWN_SPLIT, UNLABELLED, split_kind
 from finr1_verl.data.sources.hub import HubSpec
 from finr1_verl.data.writer import BatchWriter
 from finr1_verl.table import format_table
 
-EXCLUDED_ID = "excluded_id"
-# Rejects that say nothing about the parse: records without gold, and ids the user excluded.
-NOT_FAILURES = frozenset({UNLABELLED, EXCLUDED_ID})
+# Rejects that say nothing about the parse: records without gold, and decontamination's drops.
+NOT_FAILURES = frozenset({UNLABELLED, *REASONS})
 SPLITS = ("train", "val")
 
 
 @dataclass(frozen=True)
 class SourceInput:
     """One ``--source name=path`` (with an optional column mapping for the generic reader), or
-    ``--source name=hf:ORG/NAME[:config][@revision]`` (``hub`` set)."""
+    ``--source name=hf:ORG/NAME[:config][@revision]`` (``hub`` set).  ``split`` (``--split name=SPLIT``)
+    is the upstream split of the source's files whose name tells none."""
 
     name: str
     path: Path
     columns: dict[str, str] | None = None
     hub: HubSpec | None = None
+    split: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.split is not None and self.split not in SPLIT_KINDS:
+            raise ValueError(
+                f"--split {self.name}={self.split}: not a split name; use one of {', '.join(SPLIT_KINDS)}"
+            )
+
+    def parse(self):
+        """The source's parsed items, with its named split given to records whose file tells none."""
+        if self.hub is not None:
+            items = hub_parser_for(self.name)(self.hub)
+        else:
+            items = parser_for(self.name, self.columns)(self.path)
+        if self.split is None:
+            return items
+        return (
+            replace(item, split=self.split)
+            if isinstance(item, Example) and item.split == UNKNOWN_SPLIT
+            else item
+            for item in items
+        )
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,10 @@ class PrepareConfig:
     seed: int = 0
     val_fraction: float = 0.05
     exclude_ids: frozenset[str] = frozenset()
+    eval_items: tuple[EvalText, ...] = ()  # --exclude-from: decontaminate against these
+    ngram: int = DEFAULT_NGRAM  # the n-gram rule's size (0: off)
     counts: dict[str, int] = field(default_factory=dict)
+    include_dev: bool = False  # let dev/validation/eval-type upstream splits into the mix
     include_test: bool = False  # let test-type upstream splits into the mix
     max_reject_fraction: float = 0.5  # a source rejecting more of its labelled records fails the run
     progress: bool = True
@@ -82,7 +108,7 @@ class SourceStats:
     conflicting_readings: int = 0
     splits: Counter = field(default_factory=Counter)
     upstream_splits: Counter = field(default_factory=Counter)
-    kept_out_of_mix: int = 0
+    kept_out_of_mix: Counter = field(default_factory=Counter)
     mixed: Counter = field(default_factory=Counter)
     quota: int | None = None
 
@@ -96,7 +122,7 @@ class SourceStats:
             "conflicting_readings": self.conflicting_readings,
             "split": {split: self.splits[split] for split in SPLITS},
             "upstream_split": dict(sorted(self.upstream_splits.items())),
-            "test_kept_out_of_mix": self.kept_out_of_mix,
+            "kept_out_of_mix": dict(sorted(self.kept_out_of_mix.items())),
             "mix_quota": self.quota,
             "mixed": {split: self.mixed[split] for split in SPLITS},
             "accounted": self.read == self.written + sum(self.rejected.values()),
@@ -108,12 +134,12 @@ class MixWriters:
 
     Sampled sources add their selected rows one by one; sources taken whole hand over each
     batch table their own writer already built (:meth:`rl_table`, :meth:`sft_table`), split by
-    the ``extra_info.split`` / ``split`` value, so rows are converted to arrow once.  Rows from a
-    test-type upstream split (``extra_info.upstream_split``) stay out unless ``include_test``.
+    the ``extra_info.split`` / ``split`` value, so rows are converted to arrow once.  Rows whose
+    upstream split (``extra_info.upstream_split``) is not of a ``kinds`` kind stay out.
     """
 
-    def __init__(self, out: Path, include_test: bool = False):
-        self.include_test = include_test
+    def __init__(self, out: Path, kinds: frozenset[str]):
+        self.splits = pa.array(mix_splits(kinds))
         self.rl = {split: BatchWriter(out / "rl" / f"{split}.parquet", RL_SCHEMA) for split in SPLITS}
         self.sft = {split: BatchWriter(out / "sft" / f"{split}.parquet", SFT_SCHEMA) for split in SPLITS}
         self.stats = SourceStats()
@@ -131,11 +157,9 @@ class MixWriters:
         self.stats.mixed[split] += 1
 
     def rl_table(self, table: pa.Table) -> None:
+        upstream = pc.struct_field(table["extra_info"], "upstream_split")
+        table = table.filter(pc.is_in(upstream, self.splits))
         splits = pc.struct_field(table["extra_info"], "split")
-        if not self.include_test:
-            upstream = pc.struct_field(table["extra_info"], "upstream_split")
-            table = table.filter(pc.is_in(upstream, pa.array(sorted(TRAINING_SPLITS))))
-            splits = pc.struct_field(table["extra_info"], "split")
         for split in SPLITS:
             part = table.filter(pc.equal(splits, split))
             if part.num_rows:
@@ -176,14 +200,22 @@ def prepare(inputs: Iterable[SourceInput], config: PrepareConfig) -> dict[str, A
     if len(set(names)) != len(names):
         raise ValueError(f"each source may be given once (a folder holds several files): {names}")
     config.out.mkdir(parents=True, exist_ok=True)
-    mix = MixWriters(config.out, config.include_test)
+    kinds = mix_kinds(config.include_dev, config.include_test)
+    mix = MixWriters(config.out, kinds)
+    decontaminate = (
+        Decontaminator(config.eval_items, config.ngram, config.exclude_ids)
+        if config.eval_items or config.exclude_ids
+        else None
+    )
     stats: dict[str, SourceStats] = {}
     with (
         RejectWriter(config.out / "rejects.jsonl") as rejects,
         RejectWriter(config.out / "conflicts.jsonl") as conflicts,
     ):
         for source in inputs:
-            stats[source.name] = _prepare_source(source, config, mix, rejects, conflicts)
+            stats[source.name] = _prepare_source(
+                source, config, kinds, decontaminate, mix, rejects, conflicts
+            )
     outputs = mix.close()
     report = _report(inputs, config, stats, outputs)
     (config.out / "report.json").write_text(
@@ -192,12 +224,24 @@ def prepare(inputs: Iterable[SourceInput], config: PrepareConfig) -> dict[str, A
     return report
 
 
-def _is_excluded(example: Example, exclude: frozenset[str]) -> bool:
-    return bool(exclude) and (example.id in exclude or f"{example.source}/{example.id}" in exclude)
+def decontaminated(item, decontaminate: Decontaminator | None, source: SourceInput):
+    """``item``, or its reject when a decontamination rule drops it."""
+    if decontaminate is None or not isinstance(item, Example):
+        return item
+    found = decontaminate.check(item)
+    if found is None:
+        return item
+    return Rejected(source.name, str(source.hub or source.path), item.id, found[0], found[1], item.id)
 
 
 def _prepare_source(
-    source: SourceInput, config: PrepareConfig, mix: MixWriters, rejects, conflicts
+    source: SourceInput,
+    config: PrepareConfig,
+    kinds: frozenset[str],
+    decontaminate: Decontaminator | None,
+    mix: MixWriters,
+    rejects,
+    conflicts,
 ) -> SourceStats:
     stats = SourceStats(quota=quota(config.mix, source.name, config.counts))
     mix.start(stats)
@@ -214,16 +258,10 @@ def _prepare_source(
     sft_out = BatchWriter(
         folder / "sft.parquet", SFT_SCHEMA, keep_empty=False, also=sft_to_mix if whole else None
     )
-    if source.hub is not None:
-        items = hub_parser_for(source.name)(source.hub)
-    else:
-        items = parser_for(source.name, source.columns)(source.path)
+    items = source.parse()
     for item in tqdm(items, desc=source.name, unit=" rec", mininterval=1.0, disable=not config.progress):
         stats.read += 1
-        if isinstance(item, Example) and _is_excluded(item, config.exclude_ids):
-            item = Rejected(
-                source.name, str(source.path), item.id, EXCLUDED_ID, "listed in --exclude-ids", item.id
-            )
+        item = decontaminated(item, decontaminate, source)
         if isinstance(item, Rejected):
             stats.rejected[item.reason] += 1
             rejects.write(item)
@@ -240,8 +278,9 @@ def _prepare_source(
         stats.written += 1
         stats.splits[split] += 1
         stats.upstream_splits[item.split] += 1
-        trains = may_train(item.split, config.include_test)
-        stats.kept_out_of_mix += not trains
+        trains = split_kind(item.split) in kinds
+        if not trains:
+            stats.kept_out_of_mix[split_kind(item.split)] += 1
         rl_out.add(rl)
         if sft is not None:
             sft_splits.append(split if trains else "kept out")
@@ -274,6 +313,10 @@ def _report(
             "seed": config.seed,
             "val_fraction": config.val_fraction,
             "exclude_ids": len(config.exclude_ids),
+            "exclude_from": len(config.eval_items),
+            "decontaminate_ngram": config.ngram,
+            "splits_named": {source.name: source.split for source in inputs if source.split},
+            "include_dev": config.include_dev,
             "include_test": config.include_test,
             "max_reject_fraction": config.max_reject_fraction,
             "counts": config.counts,
@@ -286,7 +329,22 @@ def _report(
         "totals": totals,
         "outputs": outputs,
         "failures": source_failures(per_source, config.max_reject_fraction),
+        "unknown_splits": unknown_splits(per_source),
+        "decontamination": {
+            name: {r: n for r, n in s["rejected_by_reason"].items() if r in REASONS}
+            for name, s in per_source.items()
+        },
     }
+
+
+def unknown_splits(per_source: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per source with records whose upstream split could not be told (kept out of the mix)."""
+    return [
+        f"{name}: {s['upstream_split'][UNKNOWN_SPLIT]} records from files whose name tells no split are kept"
+        f" out of the mix; name it with --split {name}=SPLIT"
+        for name, s in per_source.items()
+        if s["upstream_split"].get(UNKNOWN_SPLIT)
+    ]
 
 
 def _top_reasons(rejected: dict[str, int]) -> str:

@@ -28,6 +28,7 @@ from finr1_verl.data.cli_options import (
     endpoint_client,
     name_value_pairs,
 )
+from finr1_verl.data.decontaminate import DEFAULT_NGRAM, read_eval_texts
 from finr1_verl.data.distill import FORCE_THINKING, DistillConfig, TeacherSettings, distill, summary_table
 from finr1_verl.data.records import RecordError
 from finr1_verl.exitcodes import BAD_INPUT
@@ -86,11 +87,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def parse_sources(sources: list[str], columns: list[str]) -> list[SourceInput]:
-    """``--source NAME=PATH`` values with their ``--columns NAME:KEY=COL,...`` mappings."""
+def parse_sources(sources: list[str], columns: list[str], splits: list[str] = ()) -> list[SourceInput]:
+    """``--source NAME=PATH`` values with their ``--columns NAME:KEY=COL,...`` mappings and
+    ``--split NAME=SPLIT`` names."""
     mappings = column_maps(columns)
+    named = {name: split.lower() for name, split in name_value_pairs(list(splits), "--split")}
     pairs = name_value_pairs(sources, "--source")
-    inputs = [SourceInput(name, Path(path), mappings.get(name)) for name, path in pairs]
+    try:
+        inputs = [
+            SourceInput(name, Path(path), mappings.get(name), split=named.get(name)) for name, path in pairs
+        ]
+    except ValueError as err:
+        bad_input(f"finr1-data distill: {err}")
     names = [source.name for source in inputs]
     if len(set(names)) != len(names):
         bad_input(f"each source may be given once (a folder holds several files): {names}")
@@ -119,12 +127,17 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         seed=None,
     )
-    config = DistillConfig(
-        out=args.out, teacher=teacher, limit_per_source=args.limit_per_source, progress=not args.no_progress
-    )
     try:
-        report = distill(parse_sources(args.source, args.columns), client, config)
-    except (RecordError, FileNotFoundError, RuntimeError) as err:
+        config = DistillConfig(
+            out=args.out,
+            teacher=teacher,
+            limit_per_source=args.limit_per_source,
+            progress=not args.no_progress,
+            eval_items=tuple(read_eval_texts(args.exclude_from)) if args.exclude_from else (),
+            ngram=DEFAULT_NGRAM if args.decontaminate_ngram is None else args.decontaminate_ngram,
+        )
+        report = distill(parse_sources(args.source, args.columns, args.split), client, config)
+    except (RecordError, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"finr1-data distill: {err}", file=sys.stderr)
         return BAD_INPUT
     print(summary_table(report))

@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
+from finr1_verl.data.decontaminate import DEFAULT_NGRAM
 from finr1_verl.data.sources import SOURCES
-from finr1_verl.data.sources.generic import MAPPING_KEYS
+from finr1_verl.data.sources.generic import MAPPING_KEYS, PARTS
 from finr1_verl.exitcodes import BAD_INPUT, DONE, INCOMPLETE
 from finr1_verl.llm import LLMClient
 from finr1_verl.llm.endpoints import role_env
@@ -40,7 +42,8 @@ def done_or_incomplete(failed: int, what: str) -> int:
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """``--source NAME=PATH`` and ``--columns NAME:KEY=COL,...``, both repeatable."""
+    """``--source NAME=PATH``, ``--columns NAME:KEY=COL,...`` and ``--split NAME=SPLIT``, all repeatable;
+    ``--exclude-from`` and ``--decontaminate-ngram``."""
     parser.add_argument(
         "--source",
         action="append",
@@ -56,6 +59,28 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool) -> 
         metavar="NAME:KEY=COL,...",
         help=f"column mapping for the generic reader, keys: {' '.join(MAPPING_KEYS)}",
     )
+    parser.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="NAME=SPLIT",
+        help="the upstream split (train, dev, validation, test, ...) of the source's files whose name"
+        " tells none (they are 'unknown' and kept out of the mix otherwise); to name one file's split,"
+        " give that file as its own --source",
+    )
+    parser.add_argument(
+        "--exclude-from",
+        type=Path,
+        metavar="ITEMS_JSON",
+        help="items file of finr1-eval select: drop those items and every record on their documents"
+        " or sharing question n-grams with them",
+    )
+    parser.add_argument(
+        "--decontaminate-ngram",
+        type=int,
+        metavar="N",
+        help=f"word n-gram size of the question overlap rule (default {DEFAULT_NGRAM}; 0: off)",
+    )
 
 
 def name_value_pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
@@ -70,13 +95,20 @@ def name_value_pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
 
 
 def column_maps(values: list[str]) -> dict[str, dict[str, str]]:
-    """``--columns NAME:KEY=COL,...`` values as source name -> {key: column}."""
+    """``--columns NAME:KEY=COL,...`` values as source name -> {key: column}; a comma-separated piece
+    without ``=`` continues the column before it (``context=paragraphs[].text|join,table.table|table``)."""
     maps: dict[str, dict[str, str]] = {}
     for value in values:
         name, sep, rest = value.partition(":")
         if not sep:
             bad_input(f"--columns expects NAME:KEY=COL,..., got {value!r}")
-        maps[name.strip()] = dict(name_value_pairs(rest.split(","), "--columns"))
+        pieces: list[str] = []
+        for piece in PARTS.split(rest):  # a piece without '=' is the next part of the previous column
+            if pieces and "=" not in piece:
+                pieces[-1] += "," + piece
+            else:
+                pieces.append(piece)
+        maps[name.strip()] = dict(name_value_pairs(pieces, "--columns"))
     return maps
 
 

@@ -15,9 +15,13 @@ records only go to ``rejects.jsonl``.  A source that writes no row, or rejects m
 ``--max-reject-fraction`` (default 0.5) of its labelled records (``unlabelled`` and
 ``excluded_id`` rejects do not count), makes the run exit 1 with its top reject reasons; the
 outputs are written all the same.  The fin-r1 mix caps each source at Fin-R1's count (paper Table 3);
-sources without a count there are taken whole unless ``--count`` sets one.  Items of test-type
-upstream splits (FinQA's ``test.json``, FinanceIQ's ``test/``, Fin-Eva's Ant files and SUFE
-``test/``) are written to the per-source parquet but kept out of the mix unless ``--include-test``.
+sources without a count there are taken whole unless ``--count`` sets one.  The mix takes training
+splits only: items of dev-type upstream splits (``dev``, ``val``, ``valid``, ``validation``, ``eval``:
+TFNS's ``sent_valid.csv``, FinCUGE's ``eval_list.json``) enter with ``--include-dev``, of test-type ones
+(FinQA's ``test.json``, FinanceIQ's ``test/``, Fin-Eva's Ant files) with ``--include-test``; a file whose
+name tells no split is ``unknown`` and stays out until ``--split NAME=SPLIT`` names it.  All are written
+to the per-source parquet.  ``--exclude-from items.json`` (``finr1-eval select``) decontaminates:
+evaluation items, records on their documents and questions sharing an n-gram with theirs are rejected.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import yaml
 
 from finr1_verl.data.build import PrepareConfig, SourceInput, prepare, read_exclude_ids, summary_table
 from finr1_verl.data.cli_options import add_source_arguments, bad_input, column_maps, name_value_pairs
+from finr1_verl.data.decontaminate import DEFAULT_NGRAM, read_eval_texts
 from finr1_verl.data.mix import MIXES
 from finr1_verl.data.records import RecordError
 from finr1_verl.data.sources.hub import HubSpec, is_hub
@@ -57,9 +62,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--count", action="append", default=[], metavar="NAME=N", help="override a source's mix count"
     )
     parser.add_argument(
+        "--include-dev",
+        action="store_true",
+        help="let items of dev/validation/eval-type upstream splits into the mix (default: train splits only)",
+    )
+    parser.add_argument(
         "--include-test",
         action="store_true",
-        help="let items of test-type upstream splits into the mix (default: train/dev-type splits only)",
+        help="let items of test-type upstream splits into the mix (default: train splits only)",
     )
     parser.add_argument(
         "--max-reject-fraction",
@@ -91,6 +101,8 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
         sources[name] = {**sources.get(name, {}), "path": path}
     for name, columns in column_maps(args.columns).items():
         sources.setdefault(name, {})["columns"] = columns
+    for name, split in name_value_pairs(args.split, "--split"):
+        sources.setdefault(name, {})["split"] = split.lower()
     if not sources:
         bad_input("no source given: use --source NAME=PATH or a --spec file")
     missing = [name for name, entry in sources.items() if "path" not in entry]
@@ -102,6 +114,7 @@ def _inputs(args: argparse.Namespace, spec: dict) -> list[SourceInput]:
             Path(e["path"]),
             e.get("columns"),
             HubSpec.parse(str(e["path"])) if is_hub(e["path"]) else None,
+            e.get("split"),
         )
         for name, e in sources.items()
     ]
@@ -115,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         return BAD_INPUT
     print(summary_table(report))
     print(f"\nwrote {out}/rl, {out}/sft, {out}/sources, {out}/report.json, {out}/rejects.jsonl")
+    for line in report["unknown_splits"]:
+        print(f"finr1-data prepare: {line}", file=sys.stderr)
     for failure in report["failures"]:
         print(f"finr1-data prepare: {failure}", file=sys.stderr)
     return FAILED if report["failures"] else DONE
@@ -127,6 +142,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Path, dict]:
     if out is None:
         bad_input("--out is required (or 'out' in the spec)")
     exclude_file = args.exclude_ids or (base / spec["exclude_ids"] if "exclude_ids" in spec else None)
+    items_file = args.exclude_from or (base / spec["exclude_from"] if "exclude_from" in spec else None)
+    ngram = args.decontaminate_ngram
     counts = {**(spec.get("counts") or {}), **{k: int(v) for k, v in name_value_pairs(args.count, "--count")}}
     config = PrepareConfig(
         out=out,
@@ -136,7 +153,10 @@ def _prepare(args: argparse.Namespace) -> tuple[Path, dict]:
         if args.val_fraction is not None
         else float(spec.get("val_fraction", 0.05)),
         exclude_ids=read_exclude_ids(exclude_file) if exclude_file else frozenset(),
+        eval_items=tuple(read_eval_texts(items_file)) if items_file else (),
+        ngram=ngram if ngram is not None else int(spec.get("decontaminate_ngram", DEFAULT_NGRAM)),
         counts=counts,
+        include_dev=args.include_dev or bool(spec.get("include_dev", False)),
         include_test=args.include_test or bool(spec.get("include_test", False)),
         max_reject_fraction=args.max_reject_fraction
         if args.max_reject_fraction is not None

@@ -35,14 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from finr1_verl import prompts
-from finr1_verl.data.build import SourceInput
+from finr1_verl.data.build import SourceInput, decontaminated
+from finr1_verl.data.decontaminate import DEFAULT_NGRAM, REASONS, Decontaminator, EvalText
 from finr1_verl.data.golds import reconcile
 from finr1_verl.data.jsonl_store import ERROR, OK, read_latest, sample_key
 from finr1_verl.data.records import Example
 from finr1_verl.data.rejects import RejectWriter
 from finr1_verl.data.render import render_question
 from finr1_verl.data.resumable import ResumableRun, write_report
-from finr1_verl.data.sources import Rejected, parser_for
+from finr1_verl.data.sources import Rejected
 from finr1_verl.llm import ChatResult, LLMClient, LLMError
 from finr1_verl.reward.format import THINK_CLOSE, THINK_OPEN
 from finr1_verl.table import format_table
@@ -80,6 +81,8 @@ class DistillConfig:
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
     limit_per_source: int | None = None  # the first N examples of each source
     progress: bool = True
+    eval_items: tuple[EvalText, ...] = ()  # --exclude-from: questions of these never reach the teacher
+    ngram: int = DEFAULT_NGRAM
 
 
 class ReplyError(Exception):
@@ -201,19 +204,28 @@ def error_record(
 
 
 def _examples(
-    inputs: list[SourceInput], limit: int | None, rejects: RejectWriter | None = None
+    inputs: list[SourceInput],
+    config: DistillConfig,
+    rejects: RejectWriter | None = None,
+    dropped: Counter | None = None,
 ) -> Iterator[Example]:
-    """Every parsed example, the first ``limit`` per source, with its gold readings reconciled as
-    ``finr1-data prepare`` does.  With ``rejects``, every other record is written there with its reason
-    (the parser's, or ``over_limit``), so none goes unaccounted."""
+    """Every parsed example that decontamination keeps, the first ``limit_per_source`` per source, with
+    its gold readings reconciled as ``finr1-data prepare`` does.  With ``rejects``, every other record is
+    written there with its reason (the parser's, decontamination's, or ``over_limit``), so none goes
+    unaccounted; ``dropped`` counts decontamination's rejects by (source, reason)."""
+    limit = config.limit_per_source
+    decontaminate = Decontaminator(config.eval_items, config.ngram) if config.eval_items else None
     for source in inputs:
         taken = 0
-        for item in parser_for(source.name, source.columns)(source.path):
+        for item in source.parse():
+            item = decontaminated(item, decontaminate, source)
             if isinstance(item, Example) and limit is not None and taken >= limit:
                 item = Rejected(item.source, str(source.path), "", OVER_LIMIT, f"limit {limit}", item.id)
             if isinstance(item, Rejected):
                 if rejects is not None:
                     rejects.write(item)
+                if dropped is not None and item.reason in REASONS:
+                    dropped[item.source, item.reason] += 1
             else:
                 taken += 1
                 yield reconcile(item)[0]  # readings that agree, as prepare writes them (data/golds.py)
@@ -230,14 +242,12 @@ def distill(inputs: list[SourceInput], client: LLMClient, config: DistillConfig)
     teacher = config.teacher
 
     samples = (
-        (example, sample)
-        for example in _examples(inputs, config.limit_per_source)
-        for sample in range(teacher.samples)
+        (example, sample) for example in _examples(inputs, config) for sample in range(teacher.samples)
     )
     with ResumableRun(config.out / TRACES, desc="distill", unit=" req", progress=config.progress) as run:
-        pending, questions = 0, Counter()
+        pending, questions, dropped = 0, Counter(), Counter()
         with RejectWriter(config.out / REJECTS) as rejects:
-            for example in _examples(inputs, config.limit_per_source, rejects):
+            for example in _examples(inputs, config, rejects, dropped):
                 questions[example.source] += 1
                 pending += sum(not run.store.done(_sample_key((example, s))) for s in range(teacher.samples))
         failures: Counter = Counter()
@@ -263,6 +273,10 @@ def distill(inputs: list[SourceInput], client: LLMClient, config: DistillConfig)
         run.run(run.pending(samples, _sample_key), handle, concurrency, clients=[client])
         run.finish()
     report = _report(config, questions, pending, failures, client)
+    report["decontamination"] = {
+        name: {reason: n for (source, reason), n in sorted(dropped.items()) if source == name}
+        for name in sorted({source for source, _ in dropped})
+    }
     write_report(config.out / REPORT, report)
     return report
 

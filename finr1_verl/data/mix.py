@@ -13,6 +13,8 @@ import hashlib
 import heapq
 from typing import Any
 
+from finr1_verl.data.sources.base import SPLIT_KINDS
+
 # Fin-R1's kept samples per source (paper v5 Table 3); the "fin-r1" mix caps each source at these.
 FIN_R1_COUNTS: dict[str, int] = {
     "fincorpus": 29_288,
@@ -27,14 +29,19 @@ FIN_R1_COUNTS: dict[str, int] = {
     "financeqt": 152,
 }
 MIXES = ("fin-r1", "all")
-# Upstream splits whose items may train; anything else (test, private test, ...) is benchmark
-# material and stays out of the mix unless asked for (``--include-test``).
-TRAINING_SPLITS = frozenset({"train", "dev", "val", "valid", "validation", "eval"})
 
 
-def may_train(upstream_split: str, include_test: bool) -> bool:
-    """True when an item of ``upstream_split`` may enter the mix."""
-    return include_test or upstream_split in TRAINING_SPLITS
+def mix_kinds(include_dev: bool, include_test: bool) -> frozenset[str]:
+    """The kinds of upstream split (:func:`~finr1_verl.data.sources.base.split_kind`) the mix takes:
+    training splits always; dev / validation / eval splits (often the public evaluation set, as
+    TFNS's ``sent_valid.csv`` or FinCUGE's ``eval_list.json``) only when asked, test splits likewise.
+    A split that could not be told (``unknown``) never enters: the user names it (``--split``)."""
+    return frozenset({"train"} | ({"dev"} if include_dev else set()) | ({"test"} if include_test else set()))
+
+
+def mix_splits(kinds: frozenset[str]) -> list[str]:
+    """Every upstream split name of those kinds."""
+    return sorted(name for name, kind in SPLIT_KINDS.items() if kind in kinds)
 
 
 def stable_hash(key: str, salt: str = "") -> int:

@@ -9,7 +9,9 @@ A run works through jobs whose results must survive ``kill -9``; its parts, in o
 * **pool** — at most ``concurrency`` jobs at a time (:meth:`ResumableRun.run`); a run whose results
   come from a stream of its own (evaluation's generation backends) saves them with
   :meth:`ResumableRun.save`;
-* **progress** — one bar counting saved results, with a status line the caller provides;
+* **progress** — one bar counting saved results, with a status line the caller provides, on a
+  terminal only (tqdm's ``disable=None``); written to a file or a pipe, a plain line every
+  ``log_every`` results instead of hundreds of ``\r`` updates;
 * **report** — at the end the store is compacted (so an interrupted-and-resumed run leaves the same
   bytes as an uninterrupted one) and the caller's report written with :func:`write_report`.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -66,11 +69,22 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
 class ResumableRun:
     """The store and progress bar of one run; use as a context manager (closing releases the store)."""
 
-    def __init__(self, path: Path, *, desc: str, unit: str, progress: bool = True, key_field: str = "key"):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        desc: str,
+        unit: str,
+        progress: bool = True,
+        key_field: str = "key",
+        log_every: int = 50,
+    ):
         self.store = JsonlStore(path, key_field=key_field)
-        self.desc, self.unit, self.progress = desc, unit, progress
+        self.desc, self.unit, self.progress, self.log_every = desc, unit, progress, log_every
         self._bar: tqdm | None = None
         self._status: Callable[[], str] | None = None
+        self._count = self._total = 0
+        self._lines = False  # progress as plain lines (no terminal)
 
     def pending(self, jobs: Iterable[J], key: Callable[[J], str]) -> Iterator[J]:
         """The jobs whose result is not stored as done, lazily."""
@@ -86,12 +100,18 @@ class ResumableRun:
             desc=self.desc,
             unit=self.unit,
             mininterval=1.0,
-            disable=not self.progress,
+            disable=None if self.progress else True,  # None: a bar only when stderr is a terminal
         )
+        self._count, self._total = done, total
+        self._lines = self.progress and self._bar.disable and self.log_every > 0
 
     def save(self, record: Record) -> None:
         """Store one result at once and count it."""
         self.store.append(record)
+        self._count += 1
+        if self._lines and (self._count % self.log_every == 0 or self._count == self._total):
+            status = f" ({self._status()})" if self._status is not None else ""
+            print(f"{self.desc}: {self._count}/{self._total}{self.unit}{status}", file=sys.stderr, flush=True)
         if self._bar is not None:
             if self._status is not None:
                 self._bar.set_postfix_str(self._status(), refresh=False)

@@ -5,7 +5,9 @@ RL (``verl.utils.dataset.rl_dataset.RLHFDataset``): ``data_source = "finr1/<sour
 acceptable readings (human string first, then the executed value when it exists and differs),
 and ``extra_info`` with the same fields on every row (the reward and the judge read it);
 ``extra_info.split`` is this project's train/val split, ``extra_info.upstream_split`` the split the
-record came from upstream (``train``, ``dev``, ``test``, ``eval``, ...).
+record came from upstream (``train``, ``dev``, ``test``, ``eval``, ...), ``extra_info.document`` the
+report page the question is asked on (empty where the upstream has none: decontamination drops
+training rows on an evaluation item's page).
 SFT (``MultiTurnSFTDataset``): ``messages`` = [system, user, assistant] with the assistant turn in
 Fin-R1's ``<think>…</think>`` + ``<answer>…</answer>`` form, plus ``source`` and ``id``.
 The pyarrow schemas pin column order and types so that identical input gives identical bytes.
@@ -35,6 +37,7 @@ EXTRA_INFO = pa.struct(
         ("choices", pa.string()),
         ("language", pa.string()),
         ("upstream_split", pa.string()),
+        ("document", pa.string()),
     ]
 )
 RL_SCHEMA = pa.schema(
@@ -78,6 +81,7 @@ def rl_row(example: Example, index: int, split: str) -> dict[str, Any]:
             "choices": json.dumps(example.choices, ensure_ascii=False) if example.choices else "{}",
             "language": language,
             "upstream_split": example.split,
+            "document": str(example.meta.get("document", "")),
         },
     }
 

@@ -9,13 +9,15 @@ Subcommands:
     finr1-eval run --bench tfns=... --model runs/grpo/global_step_2/actor/huggingface --backend hf  # transformers
     finr1-eval run --bench ... --model Fin-R1 --model-urls http://node:8000/v1 \\
         --judge-urls http://judge:8000/v1 --judge-model Qwen/Qwen2.5-72B-Instruct --out runs/fin-r1
+    finr1-eval run --paper --bench ... --model ... --judge-urls ...   # the paper's protocol, judge on every answer
 
 * ``select`` — only choose the items and write the items file (to pin them before any run)::
 
     finr1-eval select --bench finqa=... --bench convfinqa=... --seed 0 --out items.json
 
 Exit codes (:mod:`finr1_verl.exitcodes`): 0 done; 2 bad input or settings (the message names the
-file, record and field); 3 incomplete: some items could not be generated (they count as wrong;
+file, record and field; benchmark files, the items file and a local model folder are checked before
+any model is loaded); 3 incomplete: some items could not be generated (they count as wrong;
 rerun the command to retry them).
 """
 
@@ -29,12 +31,15 @@ from pathlib import Path
 
 from finr1_verl.data.build import write_exclude_ids
 from finr1_verl.data.cli_options import add_endpoint_arguments, bad_input, done_or_incomplete
-from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark
+from finr1_verl.data.decontaminate import eval_text
+from finr1_verl.data.records import Example
+from finr1_verl.eval.benchmarks import BENCHMARKS, benchmark, iter_parsed
 from finr1_verl.eval.checkpoint import resolve_model
 from finr1_verl.eval.generate import EndpointBackend, HFBackend, Sampling, VLLMBackend
 from finr1_verl.eval.items import load_items, write_items_file
 from finr1_verl.eval.report import markdown
-from finr1_verl.eval.runner import EvalConfig, run_eval
+from finr1_verl.eval.runner import EvalConfig, prepare_items, run_eval
+from finr1_verl.eval.score import EVAL_SCORING
 from finr1_verl.exitcodes import BAD_INPUT, DONE
 from finr1_verl.reward.guard import MAX_FINAL_ANSWER_CHARS
 from finr1_verl.reward.judge import AnswerJudge
@@ -68,6 +73,30 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="items per benchmark: a random subset of the selection")
 
 
+# Fin-R1's evaluation protocol (paper §5): sampling, every selected item (1,000 seeded per benchmark,
+# 10% stratified of Finance-Instruct-500K: no --limit) and the judge on every answer.
+PAPER_PROTOCOL = {
+    "temperature": 0.6,
+    "top_p": 0.95,
+    "max_tokens": 4096,
+    "limit": None,
+    "judge_mode": "always",
+}
+
+
+def apply_paper_protocol(args: argparse.Namespace) -> None:
+    """``--paper``: the paper's settings; an option given beside it that says otherwise is refused."""
+    for name, value in PAPER_PROTOCOL.items():
+        if getattr(args, name) not in (None, value):
+            flag = f"--{name.replace('_', '-')}"
+            raise ValueError(f"--paper sets {flag} {value}; drop {flag} or --paper")
+        setattr(args, name, value)
+    if not args.judge_urls:
+        raise ValueError(
+            "--paper judges every answer (judge mode always): give --judge-urls (or $FINR1_JUDGE_URLS)"
+        )
+
+
 def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
@@ -99,12 +128,19 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--temperature", type=float, default=Sampling.temperature)
     model.add_argument("--top-p", type=float, default=Sampling.top_p)
     model.add_argument("--max-tokens", type=int, default=Sampling.max_tokens)
+    model.add_argument("--top-k", type=int, default=Sampling.top_k, help="-1: disabled (default)")
+    model.add_argument("--repetition-penalty", type=float, default=Sampling.repetition_penalty)
+    model.add_argument(
+        "--paper",
+        action="store_true",
+        help="Fin-R1's protocol: temperature 0.6, top_p 0.95, 4096 tokens, every seeded item, judge mode always",
+    )
     model.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM offline")
     model.add_argument("--max-model-len", type=int, help="vLLM offline context length")
     add_endpoint_arguments(
         parser,
         "model",
-        concurrency=32,
+        concurrency=256,  # vLLM's default max_num_seqs: one server's whole batch
         timeout=900.0,
         retries_help="retries per request after faults",
         env=False,
@@ -141,7 +177,11 @@ def add_run_parser(subparsers: argparse._SubParsersAction) -> None:
         default=MAX_FINAL_ANSWER_CHARS,
         help=f"longer final answers score 0 and are never judged (default {MAX_FINAL_ANSWER_CHARS}, as in training)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress output (bars show on a terminal, a line per 50 items otherwise)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -167,34 +207,57 @@ def _scoring(args: argparse.Namespace) -> tuple[ScoreSettings, AnswerJudge | Non
             "max_concurrency": args.judge_concurrency,
             "structured_output": args.structured_output,
             "max_answer_chars": args.max_answer_chars,
+            # No training step waits on an evaluation: every attempt, and the longest wait a 429 may
+            # ask for between them (the client's max_retry_after_s), fits before the deadline.
+            "judge_deadline_s": args.judge_timeout * (args.judge_retries + 1) + 30.0 * args.judge_retries,
+            "judge_any_shape": EVAL_SCORING.judge_any_shape,
         }
     )
     return settings, None if mode == "never" else judge_for(settings.judge)
 
 
+def check_model(args: argparse.Namespace) -> str:
+    """The local model to load (a folder, a verl checkpoint, or a Hub name), checked before loading it."""
+    if args.model_urls:
+        return args.model
+    path = Path(args.model).expanduser()
+    looks_local = path.is_absolute() or args.model.startswith((".", "~")) or args.model.count("/") > 1
+    if looks_local and not path.is_dir():
+        raise FileNotFoundError(
+            f"--model {args.model}: no such model folder (or give --model-urls for a served model)"
+        )
+    return resolve_model(args.model)
+
+
+def make_backend(args: argparse.Namespace, model: str, sampling: Sampling):
+    if args.model_urls:
+        return EndpointBackend(
+            args.model_urls,
+            model,
+            sampling,
+            concurrency=args.model_concurrency,
+            timeout_s=args.model_timeout,
+            max_retries=args.model_retries,
+        )
+    if args.backend == "hf":
+        return HFBackend(model, sampling, batch_size=args.batch_size)
+    return VLLMBackend(
+        model,
+        sampling,
+        tensor_parallel_size=args.tensor_parallel_size,
+        max_model_len=args.max_model_len,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.paper:
+            apply_paper_protocol(args)
         data = _bench_paths(args.bench)
         scoring, judge = _scoring(args)
-        sampling = Sampling(args.temperature, args.top_p, args.max_tokens, args.seed)
-        if args.model_urls:
-            backend = EndpointBackend(
-                args.model_urls,
-                args.model,
-                sampling,
-                concurrency=args.model_concurrency,
-                timeout_s=args.model_timeout,
-                max_retries=args.model_retries,
-            )
-        elif args.backend == "hf":
-            backend = HFBackend(resolve_model(args.model), sampling, batch_size=args.batch_size)
-        else:
-            backend = VLLMBackend(
-                resolve_model(args.model),
-                sampling,
-                tensor_parallel_size=args.tensor_parallel_size,
-                max_model_len=args.max_model_len,
-            )
+        sampling = Sampling(
+            args.temperature, args.top_p, args.max_tokens, args.seed, args.top_k, args.repetition_penalty
+        )
         config = EvalConfig(
             data=data,
             out=args.out,
@@ -206,10 +269,12 @@ def run(args: argparse.Namespace) -> int:
             command=args.command_line,
             progress=not args.no_progress,
         )
+        loaded = prepare_items(config)  # every benchmark file read before a model is loaded
+        backend = make_backend(args, check_model(args), sampling)
 
         async def evaluate() -> dict:
             try:
-                return await run_eval(config, backend, judge)
+                return await run_eval(config, backend, judge, loaded)
             finally:
                 await close_judges()
 
@@ -218,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"finr1-eval: {err}", file=sys.stderr)
         return BAD_INPUT
     print(markdown(summary))
-    print(f"wrote {args.out}/summary.json, report.md, report.png and items/*.jsonl")
+    print(f"wrote {args.out}/results.json, samples_*.jsonl, report.md, report.png and items/*.jsonl")
     failed = sum(b["generation_errors"] for b in summary["benchmarks"].values())
     return done_or_incomplete(failed, "items could not be generated")
 
@@ -232,13 +297,28 @@ def select(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"finr1-eval: {err}", file=sys.stderr)
         return BAD_INPUT
-    write_items_file(args.out, selected)
+    write_items_file(args.out, selected, _eval_texts(selected, _bench_paths(args.bench)))
     exclude = args.out.with_suffix(".exclude-ids.txt")
     write_exclude_ids(exclude, (f"{benchmark(n).source}/{rid}" for n, ids in selected.items() for rid in ids))
     for name, ids in selected.items():
         print(f"{name}: {len(ids)} items")
-    print(f"wrote {args.out} and {exclude} (for finr1-data prepare --exclude-ids)")
+    print(f"wrote {args.out} (for finr1-data prepare --exclude-from) and {exclude} (for --exclude-ids)")
     return DONE
+
+
+def _eval_texts(selected: dict[str, list[str]], paths: dict[str, Path]) -> dict[str, list[dict[str, str]]]:
+    """Per benchmark, each selected item's id, question and document key, in selection order: what
+    ``finr1-data prepare --exclude-from`` decontaminates against."""
+    texts = {}
+    for name, ids in selected.items():
+        wanted = set(ids)
+        found = {
+            e.id: e
+            for e in iter_parsed(benchmark(name), paths[name])
+            if isinstance(e, Example) and e.id in wanted
+        }
+        texts[name] = [eval_text(found[rid]).as_dict() for rid in ids]
+    return texts
 
 
 def build_parser() -> argparse.ArgumentParser:

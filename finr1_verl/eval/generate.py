@@ -4,15 +4,22 @@ Both backends take ``(key, messages)`` requests and yield ``(key, Generation)`` 
 so the runner can score and save each item at once (an interrupted run keeps what it finished).
 Sampling defaults are the paper's evaluation settings (temperature 0.6, top_p 0.95, max_tokens
 4096) and every request carries the run's seed, so a rerun samples the same way where the server
-honours seeds (vLLM does, per request).
+honours seeds (vLLM does, per request).  Every backend sends the same explicit settings
+(:meth:`Sampling.request_fields`): top_k disabled and repetition penalty 1.0 unless set, because a
+server left to fill them in applies the model's ``generation_config.json`` (Qwen2.5-7B-Instruct's
+sets top_k 20 and repetition_penalty 1.05; ``vllm serve`` reads it unless started with
+``--generation-config vllm``) while vLLM's offline ``SamplingParams`` would not, and the same model
+and seed would then sample differently by backend.
 
 * :class:`EndpointBackend` sends requests through the project's one LLM client (concurrency per
   endpoint, timeouts, bounded retries).  A request that still fails is a ``Generation`` with an
   ``error`` (the LLM error kind), never an exception: the item is recorded as failed and retried by
   the next run.  When the server's reasoning parser splits the reasoning off, it is put back in
   ``<think>`` tags so the format check sees the whole response.
-* :class:`VLLMBackend` runs ``vllm.LLM.chat`` in chunks (the model's own chat template; HF
-  checkpoints, including verl checkpoints converted to HF).  vLLM is imported only here.
+* :class:`VLLMBackend` feeds every prompt to one ``vllm.LLM`` engine at once and yields each answer
+  the step it finishes (the model's own chat template; HF checkpoints, including verl checkpoints
+  converted to HF): the scheduler keeps its batch full, with no chunk that waits on its longest
+  answer.  vLLM is imported only here.
 * :class:`HFBackend` runs ``transformers`` ``generate`` in batches on this machine: for small models
   and CPU-only machines (the CPU smoke chain evaluates its GRPO-trained tiny model with it).
 """
@@ -40,6 +47,43 @@ class Sampling:
     top_p: float = 0.95
     max_tokens: int = 4096
     seed: int = 0
+    top_k: int = -1  # -1: disabled (every token stays a candidate), vLLM's convention
+    repetition_penalty: float = 1.0  # 1.0: none
+
+    def request_fields(self) -> dict[str, Any]:
+        """The settings every backend passes explicitly, so no server default fills a gap."""
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
+        }
+
+
+def sampling_params_kwargs(sampling: Sampling) -> dict[str, Any]:
+    """The keyword arguments of the offline backend's ``vllm.SamplingParams``: the request's own fields."""
+    return sampling.request_fields()
+
+
+def hf_generate_kwargs(sampling: Sampling) -> dict[str, Any]:
+    """``transformers`` ``generate`` settings equal to the request's; each one given, as the model's
+    ``generation_config.json`` fills in any left out (transformers' top_k is 50 when nothing sets it)."""
+    fields = sampling.request_fields()
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": fields["max_tokens"],
+        "repetition_penalty": fields["repetition_penalty"],
+    }
+    if fields["temperature"] == 0:  # greedy, as vLLM reads temperature 0
+        return kwargs | {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    top_k = fields["top_k"] if fields["top_k"] > 0 else 0  # transformers: 0 disables
+    return kwargs | {
+        "do_sample": True,
+        "temperature": fields["temperature"],
+        "top_p": fields["top_p"],
+        "top_k": top_k,
+    }
 
 
 @dataclass(frozen=True)
@@ -66,7 +110,7 @@ class EndpointBackend:
         model: str,
         sampling: Sampling,
         *,
-        concurrency: int = 32,
+        concurrency: int = 256,
         timeout_s: float = 900.0,
         max_retries: int = 3,
         api_key: str | None = None,
@@ -94,13 +138,15 @@ class EndpointBackend:
         return self.client.stats.snapshot()
 
     async def _one(self, key: str, messages: Messages) -> tuple[str, Generation]:
+        fields = self.sampling.request_fields()
         try:
             result = await self.client.chat(
                 messages,
-                max_tokens=self.sampling.max_tokens,
-                temperature=self.sampling.temperature,
-                top_p=self.sampling.top_p,
-                seed=self.sampling.seed,
+                max_tokens=fields.pop("max_tokens"),
+                temperature=fields.pop("temperature"),
+                top_p=fields.pop("top_p"),
+                seed=fields.pop("seed"),
+                extra_body=fields,  # top_k, repetition_penalty: vLLM's OpenAI server reads them
                 use_cache=False,
             )
         except LLMError as err:
@@ -141,19 +187,12 @@ class VLLMBackend:
         *,
         tensor_parallel_size: int = 1,
         max_model_len: int | None = None,
-        chunk_size: int = 256,
     ):
         vllm = import_vllm()
         self.model_path = model_path
-        self.chunk_size = chunk_size
         self.requests = 0
         self.completion_tokens = 0
-        self.params = vllm.SamplingParams(
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens,
-            seed=sampling.seed,
-        )
+        self.params = vllm.SamplingParams(**sampling_params_kwargs(sampling))
         self.llm = vllm.LLM(
             model=model_path,
             seed=sampling.seed,
@@ -168,21 +207,29 @@ class VLLMBackend:
     def stats(self) -> dict[str, int]:
         return {"requests": self.requests, "completion_tokens": self.completion_tokens}
 
+    def _finished(self) -> list[Any]:
+        """One engine step: the outputs of the requests that finished in it (the loop of ``LLM.generate``)."""
+        return [output for output in self.llm.llm_engine.step() if output.finished]
+
     async def generate(self, requests: Sequence[Request]) -> AsyncIterator[tuple[str, Generation]]:
-        """Chunks of ``chunk_size`` prompts; each chunk's results are yielded (and saved) before the next."""
-        for start in range(0, len(requests), self.chunk_size):
-            chunk = requests[start : start + self.chunk_size]
-            outputs = await asyncio.to_thread(
-                self.llm.chat,
-                [messages for _, messages in chunk],
-                sampling_params=self.params,
-                use_tqdm=False,
-            )
-            for (key, _), output in zip(chunk, outputs, strict=True):
-                completion = output.outputs[0]
-                self.requests += 1
-                self.completion_tokens += len(completion.token_ids)
-                yield key, Generation(completion.text, completion.finish_reason, len(completion.token_ids))
+        """Every prompt queued at once; each answer is yielded (and saved) in the step it finishes."""
+        engine, tokenizer = self.llm.llm_engine, self.llm.get_tokenizer()
+        for key, messages in requests:
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+            engine.add_request(key, {"prompt_token_ids": list(ids)}, self.params)
+        try:
+            while engine.has_unfinished_requests():
+                for output in await asyncio.to_thread(self._finished):
+                    completion = output.outputs[0]
+                    self.requests += 1
+                    self.completion_tokens += len(completion.token_ids)
+                    yield (
+                        output.request_id,
+                        Generation(completion.text, completion.finish_reason, len(completion.token_ids)),
+                    )
+        finally:
+            if engine.has_unfinished_requests():  # an interrupted run leaves no request behind
+                engine.abort_request([key for key, _ in requests])
 
 
 class HFBackend:
@@ -217,15 +264,10 @@ class HFBackend:
         inputs = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.model.device
         )
-        sample = sampling.temperature > 0
         torch.manual_seed(sampling.seed)
         with torch.no_grad():
             output = self.model.generate(
-                **inputs,
-                max_new_tokens=sampling.max_tokens,
-                do_sample=sample,
-                **({"temperature": sampling.temperature, "top_p": sampling.top_p} if sample else {}),
-                pad_token_id=tok.pad_token_id,
+                **inputs, **hf_generate_kwargs(sampling), pad_token_id=tok.pad_token_id
             )
         eos = set(
             filter(lambda t: t is not None, [tok.eos_token_id, self.model.generation_config.eos_token_id])

@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from finr1_verl.data.decontaminate import ITEMS_KEY, items_file_benchmarks
 from finr1_verl.data.mix import stable_hash
 from finr1_verl.data.records import Example, RecordError
 from finr1_verl.data.sources import Rejected
@@ -39,14 +40,17 @@ def ids_sha256(ids: list[str]) -> str:
 
 
 def stratified_quota(sizes: dict[str, int], fraction: float) -> dict[str, int]:
-    """Items per stratum: ``fraction`` of each, rounded so that they add up to ``fraction`` of all."""
+    """Items per stratum: ``fraction`` of each, rounded so that they add up to ``fraction`` of all,
+    and at least one of every non-empty stratum: a small file's subset keeps every kind of item
+    (10% of 5 is one item per stratum, never an empty benchmark), at the cost of exceeding the
+    fraction by at most one item per stratum."""
     exact = {name: fraction * size for name, size in sizes.items()}
     quota = {name: math.floor(value) for name, value in exact.items()}
     missing = math.floor(fraction * sum(sizes.values()) + 0.5) - sum(quota.values())
     by_remainder = sorted(sizes, key=lambda name: (quota[name] - exact[name], name))
     for name in by_remainder[:missing]:
         quota[name] += 1
-    return quota
+    return {name: max(count, 1) if sizes[name] and fraction > 0 else count for name, count in quota.items()}
 
 
 def select_ids(bench: Benchmark, keys: list[tuple[str, str]], seed: int) -> list[str]:
@@ -101,10 +105,16 @@ def load_items(
     return Loaded([eval_item(bench, found[rid]) for rid in ids], selected, parsed, rejects)
 
 
-def write_items_file(path: Path, selected: dict[str, list[str]]) -> None:
-    """Benchmark -> ids in rank order, each list with its hash (the summary records seed and protocol)."""
+def write_items_file(
+    path: Path, selected: dict[str, list[str]], texts: dict[str, list[dict[str, str]]] | None = None
+) -> None:
+    """Benchmark -> ids in rank order, each list with its hash (the summary records seed and protocol);
+    with ``texts``, each benchmark also lists its items' id, question and document for decontamination."""
     payload = {
-        "benchmarks": {name: {"ids": ids, "ids_sha256": ids_sha256(ids)} for name, ids in selected.items()},
+        "benchmarks": {
+            name: {"ids": ids, "ids_sha256": ids_sha256(ids), **({ITEMS_KEY: texts[name]} if texts else {})}
+            for name, ids in selected.items()
+        },
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -113,13 +123,7 @@ def write_items_file(path: Path, selected: dict[str, list[str]]) -> None:
 
 def read_items_file(path: Path) -> dict[str, list[str]]:
     """Benchmark -> ids from an items file; a damaged file names the benchmark and field at fault."""
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise RecordError(path, "<document>", "<root>", f"cannot read the items file: {err}") from None
-    benchmarks = payload.get("benchmarks") if isinstance(payload, dict) else None
-    if not isinstance(benchmarks, dict):
-        raise RecordError(path, "<document>", "benchmarks", "expected an object of benchmark -> {ids}")
+    benchmarks = items_file_benchmarks(path)
     selected = {}
     for name, entry in benchmarks.items():
         ids = entry.get("ids") if isinstance(entry, dict) else None

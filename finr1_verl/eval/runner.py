@@ -8,6 +8,8 @@ Output folder (``--out``)::
     items/<name>.jsonl  one line per item: prompt, response, extracted answer, verdicts, judge reply
     rejects.jsonl       input records the parsers could not use, with their reason
     summary.json        scores + protocol; report.md and report.png (see report.py)
+    results.json        the scores in lm-evaluation-harness 0.4's layout, and samples_<name>.jsonl
+                        its per-sample logs (see harness_format.py)
 
 Resume: a rerun with the same folder reuses every item already in ``items/<name>.jsonl`` whose
 response was generated and whose judge call did not fail; it regenerates failed generations and
@@ -38,6 +40,7 @@ from finr1_verl.data.rejects import RejectWriter
 from finr1_verl.data.resumable import ResumableRun
 from finr1_verl.eval.benchmarks import PROMPT_VERSION, Benchmark, EvalItem, benchmark
 from finr1_verl.eval.generate import Generation, Request, Sampling
+from finr1_verl.eval.harness_format import write_harness_results
 from finr1_verl.eval.items import Loaded, load_items, read_items_file, write_items_file
 from finr1_verl.eval.report import build_summary, write_reports
 from finr1_verl.eval.score import (
@@ -152,7 +155,7 @@ async def run_benchmark(
     to_score: list[tuple[EvalItem, Generation]] = []
     to_generate: list[EvalItem] = []
     desc = f"eval {bench.name}"
-    with ResumableRun(path, desc=desc, unit="item", progress=config.progress, key_field="id") as run:
+    with ResumableRun(path, desc=desc, unit=" item", progress=config.progress, key_field="id") as run:
         for item in loaded.items:
             record = run.store.get(item.id)
             if record is None or record["response"] is None:
@@ -190,12 +193,9 @@ async def run_benchmark(
     return [done[item.id] for item in loaded.items]
 
 
-async def run_eval(config: EvalConfig, backend: Backend, judge: AnswerJudge | None) -> dict[str, Any]:
-    """The whole run (see the module docstring); returns the summary that was written."""
-    config.out.mkdir(parents=True, exist_ok=True)
-    settings = run_settings(config, backend, judge)
-    check_resumable(config.out / "run.json", settings)
-    scored_with = fingerprint(settings["scoring"])
+def prepare_items(config: EvalConfig) -> dict[str, Loaded]:
+    """Every benchmark's items (pinned by the items file, else selected), read before any model is:
+    a damaged file or a missing id stops the run before the costly part."""
     pinned_path = config.items_file or config.out / "items.json"
     pinned = read_items_file(pinned_path) if pinned_path.exists() else {}
     if config.items_file is not None:
@@ -204,10 +204,25 @@ async def run_eval(config: EvalConfig, backend: Backend, judge: AnswerJudge | No
                 raise RecordError(
                     config.items_file, name, "ids", "the items file lists no ids for this benchmark"
                 )
-    loaded = {
+    return {
         name: load_items(benchmark(name), path, config.seed, pinned.get(name), config.limit)
         for name, path in config.data.items()
     }
+
+
+async def run_eval(
+    config: EvalConfig,
+    backend: Backend,
+    judge: AnswerJudge | None,
+    loaded: dict[str, Loaded] | None = None,
+) -> dict[str, Any]:
+    """The whole run (see the module docstring); returns the summary that was written.  ``loaded``:
+    the items :func:`prepare_items` read already (read here when not given)."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    settings = run_settings(config, backend, judge)
+    check_resumable(config.out / "run.json", settings)
+    scored_with = fingerprint(settings["scoring"])
+    loaded = prepare_items(config) if loaded is None else loaded
     write_items_file(config.out / "items.json", {name: ld.selected for name, ld in loaded.items()})
     with RejectWriter(config.out / "rejects.jsonl") as rejects:
         for name, ld in loaded.items():
@@ -215,9 +230,11 @@ async def run_eval(config: EvalConfig, backend: Backend, judge: AnswerJudge | No
                 rejects.write(reject, benchmark=name)
     (config.out / "run.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     scores: dict[str, BenchmarkScore] = {}
+    records: dict[str, list[dict[str, Any]]] = {}
     for name, ld in loaded.items():
-        records = await run_benchmark(benchmark(name), ld, backend, judge, config, scored_with)
-        scores[name] = summarize(records, judge_used=judge is not None)
+        records[name] = await run_benchmark(benchmark(name), ld, backend, judge, config, scored_with)
+        scores[name] = summarize(records[name], judge_used=judge is not None)
     summary = build_summary(config, settings, loaded, scores, judge, backend)
     write_reports(summary, config.out)
+    write_harness_results(summary, records, config.out)
     return summary

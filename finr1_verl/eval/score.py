@@ -29,11 +29,12 @@ GUARDED = "guarded"
 
 
 # Evaluation reads untagged models too: the last box / "the answer is" / last line count without <answer>.
-EVAL_SCORING = ScoreSettings(lenient=True)
+# It judges answers of any shape, as the paper's protocol did (training never does: reward/shape.py).
+EVAL_SCORING = ScoreSettings(lenient=True, judge_any_shape=True)
 
 
 # The scoring settings an evaluation report records (the judge is described by the runner).
-PROTOCOL_FIELDS = ("mode", "lenient", "think_in_prompt", "max_answer_chars")
+PROTOCOL_FIELDS = ("mode", "lenient", "think_in_prompt", "max_answer_chars", "judge_any_shape", "rules_version")
 
 
 def protocol(settings: ScoreSettings) -> dict[str, Any]:
@@ -91,6 +92,8 @@ class BenchmarkScore:
     items: int
     rule_score: float | None  # None when no item was selected (a file too small for its protocol)
     judge_score: float | None  # None also when no judge was used
+    rule_hits: int  # items the rule verdict counts right (rule_score's numerator)
+    judge_hits: int | None  # items the judge score counts right; None when no judge was used
     judged: int  # items whose score a judge verdict decided
     judge_errors: int
     rule_judge_disagree: int  # judged items where a decided rule verdict said otherwise
@@ -117,10 +120,14 @@ def summarize(records: list[dict[str, Any]], judge_used: bool) -> BenchmarkScore
     n = len(records)
     judged = [r for r in records if r["judge_verdict"] is not None]
     decided = ("equal", "different")
+    rule_hits = sum(bool(r["rule_correct"]) for r in records)
+    judge_hits = sum(bool(r["correct"]) for r in records) if judge_used else None
     return BenchmarkScore(
         items=n,
-        rule_score=percent(sum(r["rule_correct"] for r in records), n),
-        judge_score=percent(sum(r["correct"] for r in records), n) if judge_used else None,
+        rule_score=percent(rule_hits, n),
+        judge_score=None if judge_hits is None else percent(judge_hits, n),
+        rule_hits=rule_hits,
+        judge_hits=judge_hits,
         judged=len(judged),
         judge_errors=sum(r["judge_error"] is not None for r in records),
         rule_judge_disagree=sum(

@@ -24,7 +24,7 @@ Calling (inside any event loop; several loops per process are fine)::
 
     result = await client.chat(messages, max_tokens=..., temperature=..., seed=..., top_p=...,
                                stop=..., extra_body={"structured_outputs": {"choice": ["0", "1"]}},
-                               sample_index=None, use_cache=True, timeout_s=None)
+                               sample_index=None, use_cache=True, timeout_s=None, deadline_s=None)
     result.content, result.reasoning_content, result.finish_reason, result.usage.prompt_tokens,
     result.usage.completion_tokens, result.endpoint, result.cached, result.attempts
 
@@ -40,13 +40,17 @@ Failures raise :class:`LLMError` with ``.kind`` in :data:`ERROR_KINDS`: ``connec
 ``rate_limit`` (429; Retry-After honoured), ``server`` (5xx), ``malformed`` (bad JSON, no choices, no
 content) are retried with exponential backoff and jitter up to ``max_retries`` times, preferring
 another endpoint; ``client`` (other 4xx) fails at once; ``circuit_open`` fails fast when every
-endpoint's breaker is open.  ``client.stats.snapshot()`` gives the counters (requests, api_calls,
+endpoint's breaker is open; ``deadline`` when ``deadline_s`` (the whole call, retries and backoff
+included) runs out: each attempt's timeout is cut to the time left and no retry starts too late.
+``client.stats.snapshot()`` gives the counters (requests, api_calls,
 retries, succeeded, failed, cache_hits, dedup_hits, prompt/completion tokens, ``errors/<kind>`` per
 attempt, ``failures/<kind>`` per call, ``endpoint/<url>``).  The API key is never logged or shown.
 
 Each event loop gets its own HTTP clients, semaphores and in-flight table (verl's reward workers
 capture a loop at construction); the cache, counters and breakers are shared by all loops.
-Call ``await client.aclose()`` in a loop that is about to end to close its connections.
+Call ``await client.aclose()`` in a loop that is about to end to close its connections; at exit
+every client's sessions on a still-open loop (the background loop of ``run_sync`` included) are
+closed for you (``close_everywhere``), so none is reported unclosed.
 HTTP(S)_PROXY / NO_PROXY are honoured (read once per loop and endpoint).
 :class:`~finr1_verl.llm.slicer.LoopSlicer` runs short CPU work on a loop in time slices, so that a
 whole batch gathered at once never stalls the loop.
@@ -64,6 +68,7 @@ from finr1_verl.llm.endpoints import (
 )
 from finr1_verl.llm.sync import run_sync
 from finr1_verl.llm.types import (
+    DEADLINE,
     ERROR_KINDS,
     RETRYABLE_KINDS,
     ChatResult,
@@ -72,6 +77,7 @@ from finr1_verl.llm.types import (
 )
 
 __all__ = [
+    "DEADLINE",
     "ERROR_KINDS",
     "RETRYABLE_KINDS",
     "ChatResult",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
@@ -25,6 +27,7 @@ from finr1_verl.llm.stats import ClientStats
 from finr1_verl.llm.types import (
     BREAKER_KINDS,
     CIRCUIT_OPEN,
+    DEADLINE,
     REJECTED,
     RETRYABLE_KINDS,
     ChatResult,
@@ -32,6 +35,10 @@ from finr1_verl.llm.types import (
 )
 
 logger = logging.getLogger(__name__)
+# Every client alive in the process: their sessions are closed at exit (:func:`_close_all_at_exit`).
+_CLIENTS: weakref.WeakSet[LLMClient] = weakref.WeakSet()
+# How long the exit waits for one loop to close its sessions.
+EXIT_CLOSE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -92,6 +99,7 @@ class LLMClient:
         self._loops_lock = threading.Lock()
         self._rr = 0
         self._rng = random.Random()
+        _CLIENTS.add(self)
 
     def __repr__(self) -> str:  # the API key stays out of logs and tracebacks
         return f"LLMClient(model={self.model!r}, endpoints={self.endpoints!r})"
@@ -111,12 +119,17 @@ class LLMClient:
         use_cache: bool = True,
         timeout_s: float | None = None,
         accept: Callable[[str], bool] | None = None,
+        deadline_s: float | None = None,
     ) -> ChatResult:
         """Send one chat completion request; raise :class:`LLMError` when it fails for good.
 
         ``accept(content)`` returning False makes a reply count as a ``rejected`` error: retried like
         a malformed reply and never cached (e.g. a judge verdict that does not parse).
+        ``deadline_s`` bounds the whole request, retries and backoff included: each attempt's timeout
+        is cut to the time left, and a retry that cannot start before the deadline is not made (a
+        ``deadline`` error).  A request shared by identical concurrent calls keeps the first one's deadline.
         """
+        deadline = None if deadline_s is None else time.monotonic() + deadline_s
         temperature = self.temperature if temperature is None else temperature
         reproducible = temperature == 0 or sample_index is not None
         if seed is None and reproducible and self.seed is not None:
@@ -136,7 +149,7 @@ class LLMClient:
         extra = dict(extra_body or {})
         self.stats.add("requests")
         if not (reproducible and use_cache):
-            return await self._finish(self._send(payload, extra, timeout_s or self.timeout_s, accept))
+            return await self._finish(self._send(payload, extra, timeout_s or self.timeout_s, accept, deadline=deadline))
 
         key_parts = [payload, extra, getattr(accept, "__qualname__", None)]
         key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()
@@ -150,7 +163,9 @@ class LLMClient:
         if task is not None:
             self.stats.add("dedup_hits")
             return dataclasses.replace(await self._finish(asyncio.shield(task)), cached=True)
-        task = asyncio.ensure_future(self._send(payload, extra, timeout_s or self.timeout_s, accept, key))
+        task = asyncio.ensure_future(
+            self._send(payload, extra, timeout_s or self.timeout_s, accept, key, deadline=deadline)
+        )
         state.inflight[key] = task
         task.add_done_callback(lambda t: _forget(state.inflight, key, t))
         return await self._finish(asyncio.shield(task))
@@ -161,8 +176,29 @@ class LLMClient:
         with self._loops_lock:
             state = self._loops.pop(loop, None)
         if state is not None:
-            for session in state.sessions.values():
-                await session.close()
+            await _close_sessions(state)
+
+    def close_everywhere(self, timeout_s: float = EXIT_CLOSE_TIMEOUT_S) -> None:
+        """Close this client's sessions on every event loop that holds some, from outside those loops.
+
+        A loop running in another thread (the background loop of :func:`~finr1_verl.llm.sync.run_sync`)
+        closes them itself; an open idle loop is run until they are closed.  A closed loop cannot run
+        the close any more: code that ends its own loop awaits :meth:`aclose` first.
+        """
+        with self._loops_lock:
+            states = list(self._loops.items())
+            self._loops.clear()
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, state in states:
+            if loop.is_closed() or loop is current or not state.sessions:
+                continue
+            if loop.is_running():
+                asyncio.run_coroutine_threadsafe(_close_sessions(state), loop).result(timeout_s)
+            else:
+                loop.run_until_complete(_close_sessions(state))
 
     async def __aenter__(self) -> LLMClient:
         return self
@@ -215,6 +251,7 @@ class LLMClient:
         timeout_s: float,
         accept: Callable[[str], bool] | None = None,
         cache_key: str | None = None,
+        deadline: float | None = None,
     ) -> ChatResult:
         state = self._state()
         last: LLMError | None = None
@@ -230,8 +267,11 @@ class LLMClient:
             if attempt:
                 self.stats.add("retries")
             attempts += 1
+            left = timeout_s if deadline is None else min(timeout_s, deadline - time.monotonic())
+            if left <= 0:  # a backoff sleep overshot the deadline
+                raise LLMError(DEADLINE, f"deadline reached after {attempts - 1} attempts; last error: {last}")
             try:
-                result = await self._attempt(state, endpoint, payload, extra, timeout_s, attempts)
+                result = await self._attempt(state, endpoint, payload, extra, left, attempts)
                 if accept is not None and not accept(result.content):
                     reply = json.dumps(result.content[:80], ensure_ascii=False)
                     raise LLMError(
@@ -246,6 +286,14 @@ class LLMClient:
                     raise
                 last = err
                 delay = self._backoff(attempt, err)
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    self.stats.add(f"errors/{DEADLINE}")
+                    raise LLMError(
+                        DEADLINE,
+                        f"deadline reached after {attempts} attempts; last error: {err}",
+                        endpoint=err.endpoint,
+                        attempts=attempts,
+                    ) from err
                 logger.debug("retrying after %.2fs: %s", delay, err)
                 await asyncio.sleep(delay)
                 continue
@@ -287,6 +335,21 @@ class LLMClient:
         self.stats.add("prompt_tokens", result.usage.prompt_tokens)
         self.stats.add("completion_tokens", result.usage.completion_tokens)
         return result
+
+
+async def _close_sessions(state: _LoopState) -> None:
+    for session in state.sessions.values():
+        await session.close()
+
+
+@atexit.register
+def _close_all_at_exit() -> None:
+    """Close every client's HTTP sessions as the process ends, so none is reported unclosed."""
+    for client in list(_CLIENTS):
+        try:
+            client.close_everywhere()
+        except (concurrent.futures.TimeoutError, RuntimeError) as exc:  # a stuck or stopping loop
+            logger.debug("closing %r at exit failed: %s", client, exc)
 
 
 def _forget(inflight: dict[str, asyncio.Task], key: str, task: asyncio.Task) -> None:

@@ -13,8 +13,9 @@ MALFORMED = "malformed"  # unparseable body, no choices, no message content
 REJECTED = "rejected"  # a well-formed reply that the caller's ``accept`` check refused
 CLIENT = "client"  # other HTTP 4xx (bad request, auth): retrying cannot help
 CIRCUIT_OPEN = "circuit_open"  # every endpoint's breaker is open: failed fast, nothing sent
+DEADLINE = "deadline"  # the caller's deadline for the whole request (attempts and backoff) ran out
 
-ERROR_KINDS = (CONNECT, TIMEOUT, RATE_LIMIT, SERVER, MALFORMED, REJECTED, CLIENT, CIRCUIT_OPEN)
+ERROR_KINDS = (CONNECT, TIMEOUT, RATE_LIMIT, SERVER, MALFORMED, REJECTED, CLIENT, CIRCUIT_OPEN, DEADLINE)
 RETRYABLE_KINDS = frozenset({CONNECT, TIMEOUT, RATE_LIMIT, SERVER, MALFORMED, REJECTED})
 # Kinds that say the endpoint itself is unhealthy (a 429 means it is alive but busy).
 BREAKER_KINDS = frozenset({CONNECT, TIMEOUT, SERVER, MALFORMED})

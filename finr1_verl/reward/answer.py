@@ -13,7 +13,9 @@
 * :func:`count_final_answers` - how many distinct final answers a response commits to: the number
   of distinct boxed values in the answer span (1 when the span has no box, 0 without a span);
   :func:`count_span_answers` counts them in a span.  The reward's hack guard uses it to penalise
-  "\\boxed{5} or \\boxed{6}".
+  "\\boxed{5} or \\boxed{6}" (boxes holding one value in two notations, ``\\boxed{14%} = \\boxed{0.14}``,
+  count once).
+* A stop token the decoder left at the end of the answer block (``<|im_end|>``, ``</s>``) is not part of it.
 
 Only ``str.find``-style scans and a linear brace matcher are used, and at most the last
 :data:`MAX_SCAN_CHARS` characters of a response are searched, so enormous inputs cost bounded time.
@@ -26,7 +28,8 @@ from __future__ import annotations
 import functools
 import re
 
-from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
+from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, strip_stop_tokens
+from finr1_verl.reward.numbers import one_value
 
 # Final answers sit at the end of a response; 16 KB covers any real answer block.
 MAX_SCAN_CHARS = 16_384
@@ -68,7 +71,7 @@ def answer_span(response: str, think_in_prompt: bool = False) -> str | None:
     end = tail.find(ANSWER_CLOSE, start)
     if end < 0:
         return None
-    return tail[start + len(ANSWER_OPEN) : end]
+    return strip_stop_tokens(tail[start + len(ANSWER_OPEN) : end])
 
 
 def _brace_pairs(text: str) -> dict[int, int]:
@@ -190,4 +193,6 @@ def count_final_answers(response: str, think_in_prompt: bool = False) -> int:
 def count_span_answers(span: str) -> int:
     """:func:`count_final_answers` for an answer span."""
     values = {" ".join(value.split()) for value in _boxes(span[-MAX_SCAN_CHARS:])}
+    if len(values) > 1 and len(values) <= 3 and one_value(sorted(values)) is not None:
+        return 1  # one value in two notations: \boxed{14%} = \boxed{0.14}
     return len(values) if values else int(bool(span.strip()))

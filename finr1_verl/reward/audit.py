@@ -16,6 +16,15 @@ Checks, each a row of the printed table:
 * ``hack_corpus`` - the attack corpus (:mod:`finr1_verl.reward.corpus`) written around each answer
   type's wrong answers in the data: how many attacks would reach the judge past the guard (reported,
   not failed: the judge decides them; the calibration below shows how it treats such answers);
+* ``short_answers`` - every short fixed answer (1-3 significant digits, with and without ``%``,
+  :func:`short_answers`) against the data's distinct numeric golds (those that read as one quantity): the worst share it is rule-EQUAL to
+  fails the audit above :data:`~finr1_verl.reward.keys.KEY_THRESHOLD` (with at least
+  :data:`MIN_SWEEP_GOLDS` distinct golds; reported below that);
+* ``judge_exposure`` - the answer-free strings (:mod:`finr1_verl.reward.answer_free`) as final answers
+  on up to three rows of each answer type (less those that name one of the row's labels or options:
+  "correct" is "yes" on a yes/no row), in ``always`` mode: per answer type the share that would
+  reach the judge; any share above 0 on a closed or numeric type fails (text rows are reported); with
+  ``--judge-urls`` also the share of those the judge accepts;
 * ``judge`` (with ``--judge-urls`` and ``--judge-model``) - labelled pairs built from the data's own
   readings (:mod:`finr1_verl.reward.calibrate`): false-accept and false-reject rates, agreement with
   the rules where they decide, latency percentiles.
@@ -41,17 +50,25 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from finr1_verl.llm import LLMClient
+from finr1_verl.reward.answer import final_answer
+from finr1_verl.reward.answer_free import answer_free
 from finr1_verl.reward.calibrate import Calibration, calibrate, labelled_pairs
 from finr1_verl.reward.corpus import BASE_ATTACKS, OBFUSCATIONS, PLACEMENTS
 from finr1_verl.reward.format import render_response
 from finr1_verl.reward.inputs import InputError
 from finr1_verl.reward.judge import AnswerJudge, JudgeSettings
 from finr1_verl.reward.keys import KEY_THRESHOLD, Key, evolve, grammar, related, score_answers, unrelated_hits
-from finr1_verl.reward.match import Verdict, rule_verdict
+from finr1_verl.reward.labels import canonical_label, choice_letters
+from finr1_verl.reward.match import RULES_VERSION, Verdict, compare_numbers, rule_verdict
+from finr1_verl.reward.numbers import Number, parse_number
 from finr1_verl.reward.score import Sample, ScoreSettings, assess_rules, read_sample
+from finr1_verl.reward.shape import reads_as_quantity
 from finr1_verl.table import format_table
 
 EXIT_KEY, EXIT_CHECK = 1, 2
+# Below this many distinct numeric golds a share is too coarse to fail on (one gold of 4 is 25%).
+MIN_SWEEP_GOLDS = 200
+CLOSED_TYPES = ("choice", "label", "boolean", "numeric")
 
 
 @dataclass
@@ -171,6 +188,112 @@ def check_hack_corpus(samples: Sequence[Sample], rng: random.Random, progress) -
     return Check("hack_corpus", checked, sum(reached.values()), detail, examples, informational=True)
 
 
+def short_answers() -> list[str]:
+    """Fixed answers of 1-3 significant digits at decimal positions 10^-3..10^3, with and without ``%``."""
+    mantissas = [str(m) for m in (*range(1, 10), *range(10, 100), *range(100, 1000, 13))]
+    answers = set()
+    for mantissa in mantissas:
+        for shift in range(-3, 4):
+            value = f"{int(mantissa) * 10.0 ** (shift - len(mantissa) + 1):.6f}".rstrip("0").rstrip(".")
+            answers.update((value, f"{value}%"))
+    return sorted(answers)
+
+
+def check_short_answers(samples: Sequence[Sample], progress) -> Check:
+    # distinct by value ("1", "1.0" and "100%" are one gold), parsed once: a short answer always parses,
+    # so comparing parsed numbers is rule_verdict's numeric path
+    by_value: dict[tuple, list[Number]] = {}
+    for sample in samples:
+        if sample.answer_type == "numeric" and reads_as_quantity(sample.readings[0]):
+            numbers = [n for n in map(parse_number, sample.readings) if n is not None]
+            by_value.setdefault(tuple(sorted({round(n.value, 12) for n in numbers})), numbers)
+    golds = parsed = list(by_value.values())
+    if not golds:
+        return Check("short_answers", 0, 0, "no numeric rows", informational=True)
+    worst, worst_answer = 0, ""
+    for answer in progress(short_answers(), "short answers"):
+        number = parse_number(answer)
+        hits = sum(any(compare_numbers(number, g) is Verdict.EQUAL for g in gold) for gold in parsed)
+        if hits > worst:
+            worst, worst_answer = hits, answer
+    share = worst / len(golds)
+    failed = int(share > KEY_THRESHOLD and len(golds) >= MIN_SWEEP_GOLDS)
+    detail = (
+        f"worst {worst_answer!r} is rule-EQUAL to {worst} of {len(golds)} distinct numeric golds ({share:.2%}; "
+        f"limit {KEY_THRESHOLD:.1%})"
+    )
+    return Check(
+        "short_answers", len(short_answers()), failed, detail, informational=len(golds) < MIN_SWEEP_GOLDS
+    )
+
+
+@dataclass
+class Exposure:
+    answer_type: str
+    strings: int
+    reached: int
+    accepted: int | None = None  # with --judge-urls: reached strings the judge called equivalent
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return self.reached / self.strings if self.strings else 0.0
+
+
+def judge_exposure(
+    samples: Sequence[Sample], rng: random.Random, judge: AnswerJudge | None = None
+) -> list[Exposure]:
+    """Per answer type, how many answer-free strings would reach the judge (``always`` mode, the widest)."""
+    settings = ScoreSettings(mode="always", judge=JudgeSettings(urls=("http://unused",), model="unused"))
+    by_type: dict[str, list[Sample]] = {}
+    for sample in samples:
+        by_type.setdefault(sample.answer_type, []).append(sample)
+    exposures = []
+    for answer_type, typed in sorted(by_type.items()):
+        reached: list[tuple[str, Sample]] = []
+        strings = 0
+        for sample in rng.sample(typed, min(3, len(typed))):
+            for _family, answer in answer_free():
+                if _names_an_answer(answer, sample):
+                    continue
+                strings += 1
+                if assess_rules(render_response("I computed it.", answer), sample, settings).needs_judge:
+                    reached.append((answer, sample))
+        exposure = Exposure(answer_type, strings, len(reached), examples=sorted({a for a, _ in reached})[:5])
+        if judge is not None and reached:
+            exposure.accepted = asyncio.run(_accepted(judge, reached))
+        exposures.append(exposure)
+    return exposures
+
+
+def _names_an_answer(answer: str, sample: Sample) -> bool:
+    """A label word or option letter of the row ("correct" is "yes" on a yes/no row): an answer, not answer-free."""
+    if sample.answer_type in ("label", "boolean"):
+        return canonical_label(final_answer(answer, answer), sample.choices) is not None
+    if sample.answer_type == "choice":
+        return choice_letters(final_answer(answer, answer), sample.choices) is not None
+    return False
+
+
+async def _accepted(judge: AnswerJudge, reached: Sequence[tuple[str, Sample]]) -> int:
+    results = await asyncio.gather(
+        *(judge.judge(answer, sample.readings, choices=sample.choices) for answer, sample in reached),
+        return_exceptions=True,
+    )
+    return sum(1 for result in results if not isinstance(result, BaseException) and result.equal)
+
+
+def check_exposure(exposures: Sequence[Exposure]) -> Check:
+    failed = [e for e in exposures if e.answer_type in CLOSED_TYPES and e.reached]
+    parts = []
+    for e in exposures:
+        accepted = "" if e.accepted is None else f", judge accepts {e.accepted}"
+        parts.append(f"{e.answer_type} {e.reached}/{e.strings} ({e.share:.1%}{accepted})")
+    examples = [f"{e.answer_type}: {example!r}" for e in failed for example in e.examples]
+    detail = "answer-free strings reaching the judge: " + "; ".join(parts)
+    return Check("judge_exposure", sum(e.strings for e in exposures), len(failed), detail, examples[:5])
+
+
 def check_judge(
     samples: Sequence[Sample], args: argparse.Namespace, rng: random.Random
 ) -> tuple[Check, Calibration]:
@@ -231,6 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exposures(samples: Sequence[Sample], args: argparse.Namespace, rng: random.Random) -> list[Exposure]:
+    if not args.judge_urls:
+        return judge_exposure(samples, rng)
+    client = LLMClient(args.judge_urls, args.judge_model, api_key=args.api_key, timeout_s=args.judge_timeout)
+    try:
+        return judge_exposure(samples, rng, AnswerJudge(client))
+    finally:
+        asyncio.run(client.aclose())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if bool(args.judge_urls) != bool(args.judge_model):
@@ -248,20 +381,26 @@ def main(argv: list[str] | None = None) -> int:
         print_table([rows])
         return EXIT_CHECK
     key_check, keys = search_keys(samples, args.key_rows, args.generations, rng, progress)
+    exposures = _exposures(samples, args, rng)
     checks = [
         rows,
         check_own_gold(samples, progress),
         check_pairs(samples, args.pairs, rng, progress),
         key_check,
+        check_short_answers(samples, progress),
         check_hack_corpus(samples, rng, progress),
+        check_exposure(exposures),
     ]
     calibration = None
     if args.judge_urls:
         judge_check, calibration = check_judge(samples, args, rng)
         checks.append(judge_check)
+    print(f"rules {RULES_VERSION}")
     print_table(checks)
     if args.json:
         report = {
+            "rules_version": RULES_VERSION,
+            "judge_exposure": [asdict(e) | {"share": e.share} for e in exposures],
             "checks": [asdict(check) | {"passed": check.passed} for check in checks],
             "universal_keys": [asdict(key) for key in keys],
             "judge": asdict(calibration) if calibration else None,

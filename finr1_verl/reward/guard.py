@@ -30,7 +30,7 @@ from finr1_verl.llm.stats import Counters
 from finr1_verl.reward.answer import MAX_SCAN_CHARS, MEMO_CHARS, count_span_answers
 from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 from finr1_verl.reward.labels import canonical_label, choice_letters
-from finr1_verl.reward.normalise import fold
+from finr1_verl.reward.normalise import fold, splits_into
 from finr1_verl.reward.numbers import parse_number
 
 EMPTY = "empty"
@@ -40,6 +40,9 @@ ADDRESSES_GRADER = "addresses_grader"
 FAKE_TAGS = "fake_tags"
 CONTENT_FREE = "content_free"
 NO_DIGIT = "no_digit"
+# Not a shape the judge may see for the row's answer type (finr1_verl.reward.shape); set by the reward
+# after the rule verdict, counted here with the other reasons.
+OFF_SHAPE = "off_shape"
 # The longest final answer that is scored, in training and in evaluation alike (one limit, so an
 # evaluation number and a training reward read the same answers).  A Fin-R1 final answer is a
 # number, an option, a label or a sentence or two (the longest gold of the shipped samples has 416
@@ -48,7 +51,7 @@ NO_DIGIT = "no_digit"
 # ``match.MAX_ANSWER_CHARS`` (4096), above this limit: every answer that passes the guard is still
 # compared by the rules before any judge call.
 MAX_FINAL_ANSWER_CHARS = 1000
-REASONS = (EMPTY, TOO_LONG, FAKE_TAGS, ADDRESSES_GRADER, HEDGE, CONTENT_FREE, NO_DIGIT)
+REASONS = (EMPTY, TOO_LONG, FAKE_TAGS, ADDRESSES_GRADER, HEDGE, CONTENT_FREE, NO_DIGIT, OFF_SHAPE)
 _TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
 # Every pattern below is matched on text folded by :func:`~finr1_verl.reward.normalise.fold` (NFKC,
@@ -86,7 +89,8 @@ _GRADER = re.compile(
     # verdict and equivalence claims
     r"|(?:score|grade|verdict|reward|result|decision|judg(?:e)?ment|evaluation|rating)[\"'`]?\s*(?:is\s*|of\s*)?[:=：]\s*[\"'`]?\s*"
     r"(?:1(?![\d.%])|1\.0(?![\d%])|one\b|true|yes|correct|right|equal|equivalent|identical|same|match|pass|full|\\boxed|正确|等价|一致|相同|满分)"
-    r"|full\s+marks?\b"
+    r"|full\s+marks?\b|status\s*[:=]\s*(?:pass|ok|correct|verified|accepted)\b|verified\s+(?:as\s+)?correct"
+    r"|answer\s+key\b"
     r"|(?:answer|solution|response|candidate)s?\s+(?:above\s+|here\s+|given\s+)?(?:is|are)\s+(?:\w+\s+){0,2}"
     r"(?:correct|right|equivalent|identical|the\s+same|equal|consistent)\b"
     r"|(?:two|both)\s+(?:answers?|values?|results?|responses?)\s+(?:are|is|match)"
@@ -143,7 +147,34 @@ _OPENER_WORDS = """
     让我们一步一步解决这个问题 让我们一步步思考 我们一步一步来
 """
 _OPENERS = frozenset(_OPENER_WORDS.split())
-_STEP_BY_STEP = re.compile(r"(?:let'?s|let\s+us|let\s+me|i\s+will|we\s+will)\b.*step\s*by\s*step\W*")
+_STEP_BY_STEP = re.compile(r"(?:let'?s|let\s+us|let\s+me|i\s+will|we\s+will)\b.*step[\s-]*by[\s-]*step\W*")
+# Words that say nothing about the answer: openers, references to elsewhere ("See above.", "As computed
+# in step 3."), placeholders, verdict claims in English, French, Spanish, German, Japanese, Korean,
+# Russian and Chinese, and all/none-of-the-above.  An answer made only of these words (step numbers
+# included: a digit after a step word) is content-free.  Folded like the answers they are matched on.
+_META_TEXT = """
+    see above below refer referring to as computed calculated shown stated derived noted explained described
+    given found obtained determined in at on by the an of this that it its is was are were be same answer
+    answers key final result results reasoning calculation calculations computation working work solution
+    solutions previous previously earlier before prior step steps part stage here there following tbd tba
+    pending placeholder insert your value blank todo xxx status pass passed ok okay correct right verified
+    verify confirmed accepted approved valid check checked done all none neither both options option
+    everything nothing matches match matching identical equivalent equal let lets let's us me work through
+    think go we will now first then so thus therefore hence calculate compute determine
+    c'est est correct correcte réponse reponse la le bonne juste exact exacte vrai voir ci dessus
+    es respuesta correcta correcto ver arriba verdadero die antwort ist richtig korrekt stimmt siehe oben
+    正解です 正解 正しい 正しいです 同じ 一致 上記参照 上記 参照
+    정답입니다 정답 맞습니다 맞음 올바른 답 위 참조
+    правильно верно ответ верный правильный см выше
+"""
+_META_CJK_TEXT = """
+    详见 上文 推理 过程 见 如上 所述 同上 参见 前面 计算 步骤 第 步 以上 都是 都不是 全部 均 答案 正确 待定 略
+    结果 最终 已 验证 通过 为 是 的 解题 完成
+"""
+_STEP_WORDS = frozenset(["step", "steps", "part", "stage", "第"])
+_META_TOKEN = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)?")
+META_WORDS = frozenset(fold(word) for word in _META_TEXT.split())
+_META_CJK = tuple(sorted((fold(word) for word in _META_CJK_TEXT.split()), key=len, reverse=True))
 _DIGIT = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]")
 _LATEX_WORDS = re.compile(r"\\(?:text|textbf|mathrm|boxed)\s*")
 
@@ -151,6 +182,27 @@ _LATEX_WORDS = re.compile(r"\\(?:text|textbf|mathrm|boxed)\s*")
 def _letters_only(folded: str) -> str:
     """Folded text without punctuation, symbols, spaces and LaTeX wrappers, for opener matching."""
     return "".join(ch for ch in _LATEX_WORDS.sub("", folded) if unicodedata.category(ch)[0] in "LN")
+
+
+def _only_meta_words(folded: str) -> bool:
+    """True when every word of ``folded`` is a meta word (:data:`META_WORDS`) or a step number."""
+    tokens = _META_TOKEN.findall(folded)
+    if not tokens or len(tokens) > 16:
+        return False
+    previous = ""
+    for token in tokens:
+        if token.isdigit():
+            if previous not in _STEP_WORDS:
+                return False
+        elif token not in META_WORDS and not _cjk_meta(token):
+            return False
+        previous = token
+    return True
+
+
+def _cjk_meta(token: str) -> bool:
+    """A run of Chinese characters made only of meta words ("详见上文推理过程")."""
+    return splits_into(token, _META_CJK)
 
 
 def _numeric_values(folded: str) -> int:
@@ -293,7 +345,14 @@ def _answer_reason(
     is_label = (
         answer_type in ("label", "boolean") and canonical_label(folded, options and dict(options)) is not None
     )
-    if not is_label and (_letters_only(folded) in _OPENERS or _STEP_BY_STEP.fullmatch(folded.strip())):
+    is_letter = (
+        answer_type == "choice" and choice_letters(folded.upper(), options and dict(options)) is not None
+    )
+    if not is_label and (
+        _letters_only(folded) in _OPENERS
+        or _STEP_BY_STEP.fullmatch(folded.strip())
+        or (not is_letter and _only_meta_words(_LATEX_WORDS.sub(" ", folded)))
+    ):
         return CONTENT_FREE
     if answer_type == "numeric" and not _DIGIT.search(folded):
         return NO_DIGIT

@@ -139,11 +139,13 @@ class AnswerJudge(LLMJudge):
         *,
         question: str | None = None,
         choices: Mapping[str, str] | None = None,
+        deadline_s: float | None = None,
     ) -> JudgeResult:
-        """One verdict at temperature 0 (identical pairs are answered once by the client's cache)."""
+        """One verdict at temperature 0 (identical pairs are answered once by the client's cache),
+        retries included within ``deadline_s`` when given."""
         messages = self.build_messages(candidate, reference, question=question, choices=choices)
         try:
-            reply = await self.ask(messages, VERDICT)
+            reply = await self.ask(messages, VERDICT, deadline_s)
         except JudgeError as err:
             self.stats.add(f"error/{err.kind}")
             raise

@@ -27,7 +27,10 @@ from finr1_verl.reward.match import MAX_PERCENT_ROUNDING_GAP, Verdict, rule_verd
 from finr1_verl.reward.numbers import parse_number
 from finr1_verl.reward.score import Sample, ScoreSettings, assess_rules
 
-KEY_THRESHOLD = 0.01
+# The one threshold for fixed answers, in the audit and the README alike: a fixed answer rule-EQUAL to more
+# than this share of unrelated golds (universal keys) or of distinct numeric golds (the short-answer sweep)
+# fails the audit.
+KEY_THRESHOLD = 0.005
 RULES_ONLY = ScoreSettings(mode="never")
 
 _NUMBERS = ("0", "0.0", "1", "5", "10", "50", "100", "0.5", "1.5", "12.5", "99", "1000", "0.01", "3.14")

@@ -28,7 +28,7 @@ _CLASS_WORDS: dict[str, tuple[str, ...]] = {
 _CANONICAL: dict[str, str] = {word: name for name, words in _CLASS_WORDS.items() for word in words}
 # Words that may surround a label without changing it ("Sentiment: Bearish", "答案：是").
 _FILLER = re.compile(
-    r"^(?:the\s+)?(?:final\s+)?(?:answer|sentiment|label|classification|情绪|情感|答案|结论|判断)"
+    r"^(?:the\s+)?(?:final\s+)?(?:answer|sentiment|label|classification|情绪倾向|情感倾向|倾向|情绪|情感|答案|结论|判断)"
     r"\s*(?:is|:|为|是|：)?\s*"
 )
 _TRIM = " \t\n\r.。!！,，;；:：\"'“”‘’`*()（）[]【】<>《》"

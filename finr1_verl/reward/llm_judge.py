@@ -75,12 +75,20 @@ class LLMJudge:
         self.structured_output = structured_output
         self.max_tokens = max_tokens
 
-    async def ask(self, messages: list[dict[str, str]], reply: BoxedReply) -> ChatResult:
-        """One request at temperature 0 whose reply ``reply`` accepts (the client caches identical requests)."""
+    async def ask(
+        self, messages: list[dict[str, str]], reply: BoxedReply, deadline_s: float | None = None
+    ) -> ChatResult:
+        """One request at temperature 0 whose reply ``reply`` accepts (the client caches identical requests),
+        retries and backoff included within ``deadline_s`` when given."""
         extra = {"structured_outputs": reply.structured_outputs()} if self.structured_output else None
         try:
             return await self.client.chat(
-                messages, max_tokens=self.max_tokens, temperature=0.0, extra_body=extra, accept=reply.accepts
+                messages,
+                max_tokens=self.max_tokens,
+                temperature=0.0,
+                extra_body=extra,
+                accept=reply.accepts,
+                deadline_s=deadline_s,
             )
         except LLMError as err:
             raise JudgeError(UNPARSEABLE if err.kind == REJECTED else err.kind, str(err)) from err

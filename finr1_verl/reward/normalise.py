@@ -65,3 +65,15 @@ def fold(text: str, *, keep_case: bool = False) -> str:
         return text if keep_case else text.lower()
     text = unicodedata.normalize("NFKC", text).translate(_TABLE)
     return text if keep_case else text.casefold()
+
+
+def splits_into(run: str, words: tuple[str, ...]) -> bool:
+    """True when a run of Chinese characters is made only of ``words`` (longest first, greedy)."""
+    if not run or not ("\u4e00" <= run[0] <= "\u9fff"):
+        return False
+    while run:
+        word = next((w for w in words if run.startswith(w)), None)
+        if word is None:
+            return False
+        run = run[len(word) :]
+    return True

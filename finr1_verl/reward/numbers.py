@@ -13,6 +13,12 @@ basis points (bp, bps, 基点), permille (‰, 千分之), scale words (thousand
 百万/千万/亿/万亿), scientific notation (``1.2e5``, ``1.2 \\times 10^{5}``), simple fractions (``a/b``,
 ``\\frac{a}{b}``), minus words (negative/minus/负) and words of direction (decrease/decline/
 下降/减少 make an unsigned number negative).  Other words ("shares", "years") are ignored.
+
+Also read: a hyphen between letters is a hyphen, not a minus ("price-to-sales ratio is 1.6" is 1.6);
+mixed numbers (``12\\frac{1}{2}``, ``12 1/2`` are 12.5); thousands separated by spaces (``1 234.5``);
+``zero``/``nil``/``零`` as 0; one bold span (``**$27.0 million**``) in a sentence is the number the
+sentence states; and the same value written twice in two notations (``25% (0.25)``, ``0.7701 or
+approximately 77.01%``, ``14% = 0.14``) is one value, read at its finer precision.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from finr1_verl.reward.normalise import fold
 
@@ -58,6 +64,11 @@ _COMPARISONS = {
 # "rounded down"/"round up" describe the rounding, not a direction of change.
 _ROUNDING = {"round", "rounded", "rounding"}
 _REFUSED_SYMBOLS = set("<>≤≥±^[]|&=≠/\\@")
+# Every word the parser reads as a decoration of the number (its unit, scale, currency, sign, direction).
+VOCABULARY = frozenset(
+    {*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_PERMILLE_WORDS, *_DECREASE_WORDS,
+     *_MINUS_WORDS, *_ROUNDING, "per", "cent", "points", "point"}
+)  # fmt: skip
 # Longest first, so "万亿元" splits as 万亿 + 元.
 _CJK_WORDS = sorted(
     [w for w in (*_SCALES, *_CURRENCIES, *_PERCENT_WORDS, *_BASIS_POINT_WORDS, *_PERMILLE_WORDS, *_DECREASE_WORDS, *_MINUS_WORDS,
@@ -77,6 +88,16 @@ _NUMBER = re.compile(
     r"(?:\s*/\s*(?P<den>\d+(?:\.\d+)?))?"
 )
 _BRACKETED_FRACTION = re.compile(r"\(([\d.,\s]+)\)\s*/\s*\(([\d.,\s]+)\)")
+# A hyphenated compound is one word, read as no decoration ("year-over-year" is not "over").
+_WORD_HYPHEN = re.compile(r"[a-z]+(?:-[a-z]+)+")
+_MIXED_LATEX = re.compile(r"(?<![\d.])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
+_MIXED_PLAIN = re.compile(r"(?<![\d.,/])(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.])")
+_SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?(?![\d/])")
+_ZERO_WORD = re.compile(r"\b(?:zero|nil)\b|(?<![\u4e00-\u9fff])零(?![\u4e00-\u9fff])")
+_YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d\d(?![\d.,%])")
+_BOLD = re.compile(r"\*\*([^*]{1,80})\*\*")
+# What may stand between two notations of one value: "25% (0.25)", "0.7701 or approximately 77.01%".
+_NOTATION_SPLIT = re.compile(r"\s*(?:\bor\b|\bi\.?e\.?|=|≈|\(|\)|,\s|;|/|，|即|或)\s*")
 _TOKEN = re.compile(r"[a-z']+|[\u4e00-\u9fff]+|\S")
 # The common case - "0.14464", "-4.4%", "60.94" - skips the general parser.
 _PLAIN = re.compile(r"(-?)(\d+)(?:\.(\d+))?(%?)")
@@ -91,6 +112,7 @@ class Number:
     percent: bool = False
     scale: float = 1.0
     currency: str | None = None
+    integer: bool = False  # written without a decimal point or exponent: trailing zeros may be rounding
 
 
 def _clean(text: str) -> str:
@@ -164,7 +186,21 @@ def _parse_plain(match: re.Match[str]) -> Number:
     fraction = fraction or ""
     factor = 0.01 if percent else 1.0
     value = float(f"{integer}.{fraction or 0}") * factor
-    return Number(value=-value if sign else value, ulp=10.0 ** -len(fraction) * factor, percent=bool(percent))
+    return Number(
+        value=-value if sign else value,
+        ulp=10.0 ** -len(fraction) * factor,
+        percent=bool(percent),
+        integer=not fraction,
+    )
+
+
+def _compound(match: re.Match[str]) -> str:
+    return " " + match.group().replace("-", "") + " "
+
+
+def _mixed(match: re.Match[str]) -> str:
+    whole, numerator, denominator = (int(group) for group in match.groups())
+    return f"({whole * denominator + numerator})/({denominator})" if denominator else match.group()
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -172,7 +208,59 @@ def _parse(text: str) -> Number | None:
     plain = _PLAIN.fullmatch(text)
     if plain:
         return _parse_plain(plain)
-    cleaned = _clean(text).rsplit("=", 1)[-1]
+    number = _parse_one(text)
+    if number is not None:
+        return number
+    bold = emphasised(text)
+    if bold is not None:
+        return _parse_one(bold)
+    return _same_value(text)
+
+
+def bold_span(text: str) -> str | None:
+    """The one bold span of ``text`` (``**…**``), or None when it has none or several."""
+    bold = _BOLD.findall(text)
+    return bold[0] if len(bold) == 1 else None
+
+
+def emphasised(text: str) -> str | None:
+    """The one bold span of a sentence whose other digits are only years ("In 2019 it was **4,411**")."""
+    bold = _BOLD.findall(text)
+    if len(bold) != 1:
+        return None
+    outside = _YEAR.sub(" ", _BOLD.sub(" ", text))
+    return None if any(ch.isdigit() for ch in outside) else bold[0]
+
+
+def _same_value(text: str) -> Number | None:
+    """One value written in two or three notations ("25% (0.25)"): the finer one; else None."""
+    parts = [part for part in _NOTATION_SPLIT.split(text) if part.strip()]
+    return one_value(parts) if 2 <= len(parts) <= 3 else None
+
+
+def one_value(texts) -> Number | None:
+    """The finest of several numbers that are one value in different notations; None otherwise."""
+    numbers = [_parse_one(text) if len(text) <= MAX_NUMBER_CHARS else None for text in texts]
+    if any(number is None for number in numbers):
+        return None
+    finest = min(numbers, key=lambda number: number.ulp)
+    if all(_same(number, finest) for number in numbers):
+        return finest
+    return None
+
+
+def _same(a: Number, b: Number) -> bool:
+    """``a`` written at its own precision is ``b`` (half a unit of ``a``'s last digit)."""
+    if a.currency and b.currency and a.currency != b.currency:
+        return False
+    return abs(a.value - b.value) <= max(a.ulp, b.ulp) / 2 * (1 + 1e-9) + 1e-12
+
+
+def _parse_one(text: str) -> Number | None:
+    cleaned = _WORD_HYPHEN.sub(_compound, _clean(_MIXED_LATEX.sub(_mixed, text))).rsplit("=", 1)[-1]
+    cleaned = _MIXED_PLAIN.sub(_mixed, cleaned)
+    cleaned = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"[ \u00a0\u202f]", ",", m.group()), cleaned)
+    cleaned = _ZERO_WORD.sub("0", cleaned)
     power = 0
     power_match = _POWER_OF_TEN.search(cleaned)
     if power_match:
@@ -187,7 +275,9 @@ def _parse(text: str) -> Number | None:
         value, ulp = value * 10.0**power, ulp * 10.0**power
     except (ValueError, OverflowError):
         return None
-    return _decorate(value, ulp, _words(cleaned[: match.start()]), _words(cleaned[match.end() :]))
+    integer = not (match.group("frac") or match.group("exp") or match.group("den") or power)
+    number = _decorate(value, ulp, _words(cleaned[: match.start()]), _words(cleaned[match.end() :]))
+    return replace(number, integer=True) if number is not None and integer else number
 
 
 def _decorate(value: float, ulp: float, before: list[str], after: list[str]) -> Number | None:

@@ -22,6 +22,7 @@ them as metrics.  Clients and judges are built once per settings and reused by e
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -32,19 +33,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from finr1_verl.llm import parse_endpoints, run_sync
+from finr1_verl.llm import DEADLINE, parse_endpoints, run_sync
 from finr1_verl.llm.slicer import LoopSlicer
 from finr1_verl.llm.stats import Counters
 from finr1_verl.reward import inputs
 from finr1_verl.reward.answer import answer_span, clear_box_cache, final_answer
 from finr1_verl.reward.answer_type import classify_answer
-from finr1_verl.reward.format import check_format
-from finr1_verl.reward.guard import GUARD_COUNTS, clear_guard_cache, hack_reason
+from finr1_verl.reward.format import check_format, strip_stop_tokens
+from finr1_verl.reward.guard import GUARD_COUNTS, OFF_SHAPE, clear_guard_cache, hack_reason
 from finr1_verl.reward.inputs import InputError
-from finr1_verl.reward.judge import AnswerJudge, JudgeSettings
+from finr1_verl.reward.judge import AnswerJudge, JudgeResult, JudgeSettings
 from finr1_verl.reward.llm_judge import JudgeError
-from finr1_verl.reward.match import Verdict, clear_verdict_cache, rule_verdict
+from finr1_verl.reward.match import RULES_VERSION, Verdict, clear_verdict_cache, rule_verdict
 from finr1_verl.reward.numbers import clear_number_cache
+from finr1_verl.reward.shape import judge_shape
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +75,21 @@ class ScoreSettings:
     think_in_prompt: bool = False  # the chat template opens <think> in the prompt
     lenient: bool = False  # evaluation of untagged models: last box / "the answer is" / last line; not for RL
     judge_error_alarm: int = 64  # consecutive judge failures in one worker before an error-level log line
+    # The most one sample waits for the judge, retries and backoff included; then the judge-fault fallback.
+    judge_deadline_s: float = 60.0
+    # Evaluation's paper protocol may judge answers of any shape; training never does (finr1_verl.reward.shape).
+    judge_any_shape: bool = False
     judge: JudgeSettings = JudgeSettings()
 
     @property
     def max_answer_chars(self) -> int:
         """Longer final answers score 0 (hack guard) and are never judged (one limit: :class:`JudgeSettings`)."""
         return self.judge.max_answer_chars
+
+    @property
+    def rules_version(self) -> str:
+        """The version of the rules (format, extraction, guard, verdicts) these settings score with."""
+        return RULES_VERSION
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> ScoreSettings:
@@ -89,6 +100,8 @@ class ScoreSettings:
         values.setdefault("judge_model", os.environ.get("FINR1_JUDGE_MODEL", ""))
         judge = JudgeSettings(**{JUDGE_KWARGS[k]: values.pop(k) for k in list(values) if k in JUDGE_KWARGS})
         settings = cls(**values, judge=judge)
+        if not settings.judge_deadline_s > 0:
+            raise ValueError(f"reward_kwargs.judge_deadline_s must be > 0, got {settings.judge_deadline_s!r}")
         if settings.mode not in MODES:
             raise ValueError(f"reward_kwargs.mode must be one of {MODES}, got {settings.mode!r}")
         if settings.mode != "never" and not (judge.urls and judge.model):
@@ -236,6 +249,7 @@ def clear_rule_caches() -> None:
 def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> Assessment:
     """Everything but the judge: format, answer, guard and rule verdict (pure CPU work)."""
     think_in_prompt = settings.think_in_prompt
+    solution_str = strip_stop_tokens(solution_str)
     result = RewardResult(format=float(check_format(solution_str, think_in_prompt)))
     span = answer_span(solution_str, think_in_prompt)
     answer = final_answer(solution_str, span, lenient=settings.lenient)
@@ -261,6 +275,15 @@ def assess_rules(solution_str: str, sample: Sample, settings: ScoreSettings) -> 
     needs_judge = settings.mode == "always" or (
         settings.mode == "rule_first" and verdict is Verdict.UNDECIDED
     )
+    if (
+        needs_judge
+        and verdict is not Verdict.EQUAL
+        and not settings.judge_any_shape
+        and not judge_shape(answer, sample.answer_type, sample.readings, sample.choices)
+    ):
+        GUARD_COUNTS.add(OFF_SHAPE)
+        result.hacked = 1.0
+        return Assessment(result, answer, guard=OFF_SHAPE, verdict=verdict)
     return Assessment(result, answer, verdict=verdict, needs_judge=needs_judge)
 
 
@@ -289,9 +312,7 @@ async def _judge(assessment: Assessment, sample: Sample, settings: ScoreSettings
     """Let the judge decide the accuracy; on a judge fault keep the rule verdict (UNDECIDED = 0)."""
     result = assessment.result
     try:
-        judged = await judge.judge(
-            assessment.answer, sample.readings, question=sample.question, choices=sample.choices
-        )
+        judged = await _verdict(judge, assessment.answer, sample, settings.judge_deadline_s)
     except JudgeError as err:
         if settings.strict:
             raise
@@ -307,6 +328,16 @@ async def _judge(assessment: Assessment, sample: Sample, settings: ScoreSettings
     result.judge_equal = float(judged.equal)
     result.judge_disagree = float(rule_decided and bool(result.acc) != judged.equal)
     result.acc = float(judged.equal)
+
+
+async def _verdict(judge: AnswerJudge, answer: str, sample: Sample, deadline_s: float) -> JudgeResult:
+    """The judge's verdict within ``deadline_s``: the client stops retrying at the deadline, and the
+    wait itself (endpoint queues included) is cut there too, as a judge fault."""
+    call = judge.judge(answer, sample.readings, question=sample.question, choices=sample.choices, deadline_s=deadline_s)
+    try:
+        return await asyncio.wait_for(call, deadline_s)
+    except TimeoutError as exc:
+        raise JudgeError(DEADLINE, f"no verdict within judge_deadline_s={deadline_s:g}s") from exc
 
 
 async def compute_score(

@@ -22,6 +22,10 @@ CPU_ENV: dict[str, str] = {
     # verl registers its FSDP engines for cuda/npu only; the engine code itself is device-agnostic.
     "VERL_ENGINE_DEVICE": "cuda",
     "TOKENIZERS_PARALLELISM": "false",
+    # Turns on the vLLM general plugin of finr1_verl/smoke/vllm_cpu.py in every vLLM process.
+    "FINR1_SMOKE": "1",
+    # vLLM's CPU KV cache in GiB (its default, 4, is more than the tiny model ever uses).
+    "VLLM_CPU_KVCACHE_SPACE": "1",
 }
 
 # Hydra overrides for verl's SFT trainer on CPU: no flash-attn, FSDP2 (FSDP1 needs an accelerator),
@@ -57,9 +61,25 @@ SFT_SMOKE_OVERRIDES: list[str] = [
 ]
 
 _ARR = "actor_rollout_ref"
+
+
+def vllm_cpu_rollout(prefix: str) -> list[str]:
+    """A vLLM rollout config on the CPU: float32, eager (no graph capture on CPU), no sleep mode (CUDA
+    memory pools only), the KV cache kept between steps, short contexts, few sequences at a time."""
+    return [
+        f"{prefix}.dtype=float32",
+        f"{prefix}.enforce_eager=True",
+        f"{prefix}.free_cache_engine=False",
+        f"+{prefix}.enable_sleep_mode=False",
+        f"{prefix}.max_model_len=1024",
+        f"{prefix}.max_num_seqs=16",
+        f"{prefix}.tensor_model_parallel_size=1",
+    ]
+
+
 # The GRPO smoke run: 2 steps of 4 prompts x 4 rollouts on one logical GPU of a CPU-only Ray cluster,
-# rollouts from the transformers backend ("hf", finr1_verl/smoke/hf_rollout.py), FSDP2 in float32 over
-# gloo, the reference policy offloaded to CPU as in the recipe, checkpoint at step 2.
+# rollouts from verl's own vLLM rollout on the CPU build of vLLM (finr1_verl/smoke/vllm_cpu.py), FSDP2 in
+# float32 over gloo, the reference policy offloaded to CPU as in the recipe, checkpoint at step 2.
 GRPO_SMOKE_OVERRIDES: list[str] = [
     "trainer.device=cpu",
     "trainer.n_gpus_per_node=1",
@@ -86,11 +106,14 @@ GRPO_SMOKE_OVERRIDES: list[str] = [
         for role in ("actor", "ref")
         for key in ("dtype=float32", "use_torch_compile=False")
     ],
-    f"{_ARR}.rollout.name=hf",
+    f"{_ARR}.rollout.name=vllm",
+    *vllm_cpu_rollout(f"{_ARR}.rollout"),
+    # verl moves the weights through /dev/shm in buckets (the smoke platform reports no CUDA IPC); its
+    # default 2048 MB bucket would put a 2 GB segment there for a 3 MB model.
+    f"{_ARR}.rollout.checkpoint_engine.update_weights_bucket_megabytes=64",
     f"{_ARR}.rollout.n=4",
     # The tiny policy samples at temperature 1: about half of its answers then carry the format.
     f"{_ARR}.rollout.temperature=1.0",
-    f"{_ARR}.rollout.tensor_model_parallel_size=1",
     f"{_ARR}.rollout.log_prob_max_token_len_per_gpu=4096",
     f"{_ARR}.ref.log_prob_max_token_len_per_gpu=4096",
     f"{_ARR}.rollout.agent.num_workers=1",
@@ -104,6 +127,23 @@ GRPO_SMOKE_OVERRIDES: list[str] = [
     "trainer.logger=[console,file]",
 ]
 
+# JUDGE=verl_hosted in smoke mode: verl hosts the tiny model as judge on a second logical GPU, one
+# vLLM replica at TP 1 on the CPU.  A random model's free-text verdicts rarely parse; structured output
+# (guided decoding, which runs on CPU) makes every reply a verdict.
+HOSTED_JUDGE_OVERRIDES: list[str] = [
+    "ray_kwargs.ray_init.num_gpus=2",
+    "reward.reward_model.n_gpus_per_node=1",
+    "reward.reward_model.nnodes=1",
+    "reward.reward_model.model_path=${actor_rollout_ref.model.path}",
+    *vllm_cpu_rollout("reward.reward_model.rollout"),
+    # The judge prompt (criteria, reference, candidate) in the tiny tokenizer runs past 1024 tokens on
+    # the Chinese sources; the same context as scripts/serve_judge.sh --cpu.
+    "reward.reward_model.rollout.max_model_len=4096",
+    "reward.reward_model.rollout.gpu_memory_utilization=0.5",
+    "reward.custom_reward_function.reward_kwargs.structured_output=true",
+]
+RAY_TEMP_ENV = "FINR1_RAY_TEMP_DIR"
+
 SMOKE_OVERRIDES = {"sft": SFT_SMOKE_OVERRIDES, "grpo": GRPO_SMOKE_OVERRIDES}
 
 
@@ -111,7 +151,14 @@ def smoke_overrides(kind: str, environ: dict[str, str] | None = None) -> list[st
     """The overrides of a ``--smoke`` run; without judge URLs the reward runs on rules only."""
     environ = os.environ if environ is None else environ
     overrides = list(SMOKE_OVERRIDES[kind])
-    if kind == "grpo" and not environ.get("FINR1_JUDGE_URLS"):
+    if kind != "grpo":
+        return overrides
+    if environ.get(RAY_TEMP_ENV):
+        # A private Ray folder: the run's guard (finr1_verl/smoke/guard.py) removes it afterwards.
+        overrides.append(f"+ray_kwargs.ray_init._temp_dir={environ[RAY_TEMP_ENV]}")
+    if environ.get("JUDGE") == "verl_hosted":
+        overrides += HOSTED_JUDGE_OVERRIDES
+    elif not environ.get("FINR1_JUDGE_URLS"):
         overrides.append("reward.custom_reward_function.reward_kwargs.mode=never")
     return overrides
 

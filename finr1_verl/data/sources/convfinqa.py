@@ -37,6 +37,7 @@ from finr1_verl.data.sources.base import (
     format_number,
     load_json,
     report_context,
+    report_page,
     require_text,
     split_from_name,
     text,
@@ -179,7 +180,12 @@ def _checked_turns(
         if problem:
             yield problem
             continue
-        meta: dict[str, Any] = {"group": conv.conv_id, "turn": turn, "history": history[:turn]}
+        meta: dict[str, Any] = {
+            "group": conv.conv_id,
+            "turn": turn,
+            "history": history[:turn],
+            "document": report_page(conv.conv_id),
+        }
         if conv.executed[turn]:
             meta["executed_answer"] = conv.executed[turn]
         yield Example(

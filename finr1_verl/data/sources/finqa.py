@@ -22,6 +22,7 @@ from finr1_verl.data.sources.base import (
     format_number,
     load_json,
     report_context,
+    report_page,
     require_text,
     split_from_name,
     text,
@@ -62,6 +63,7 @@ def _parse_record(record: object, file: Path, index: int, split: str) -> ParseIt
         answer_type=classify_answer(answer, {}),
         split=split,
         context=text(record.get("context")),
+        meta={"document": report_page(rid)},
     )
 
 
@@ -79,7 +81,7 @@ def _official(record: dict, file: Path, index: int, split: str) -> ParseItem:
     table = record.get("table") or []
     if not isinstance(table, list):
         raise RecordError(file, index, "table", "expected a list of rows")
-    meta = {"program": text(qa.get("program"))}
+    meta = {"program": text(qa.get("program")), "document": report_page(rid)}
     if executed:
         meta["executed_answer"] = executed
     return Example(

@@ -1,0 +1,102 @@
+"""The corpus of real model outputs: schema, counts, the split, the wrapping, the review list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from finr1_verl.reward.format import check_format
+from finr1_verl.reward.real_outputs import (
+    FIELDS,
+    OUTCOMES,
+    PARTS,
+    CorpusError,
+    load_corpus,
+    load_file,
+    part_of,
+    policy_response,
+    rule_outcome,
+)
+
+CORPUS = Path(__file__).parent / "fixtures" / "real_outputs"
+# At least this many labelled outputs in all, from at least two repositories.
+MIN_RECORDS = 500
+MAX_FILE_BYTES = 400_000
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(CORPUS)
+
+
+def test_every_file_has_the_schema_and_both_labels_and_parts(corpus):
+    assert sum(len(records) for records in corpus.values()) >= MIN_RECORDS
+    repositories = {record.source.split("/")[0] for records in corpus.values() for record in records}
+    assert len(repositories) >= 2
+    for name, records in corpus.items():
+        assert (CORPUS / f"{name}.jsonl").stat().st_size <= MAX_FILE_BYTES, name
+        assert {r.label for r in records} == {"correct", "incorrect"}, name
+        assert {r.part for r in records} == set(PARTS), name
+        keys = [(r.model, r.question_id) for r in records]
+        assert len(keys) == len(set(keys)), f"{name}: a model answers a question twice"
+        for line in (CORPUS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            assert tuple(json.loads(line)) == FIELDS
+
+
+def test_every_source_is_named_in_the_readme(corpus):
+    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
+    for name in corpus:
+        assert f"`{name}.jsonl`" in readme
+
+
+def test_the_split_is_a_pure_function_of_the_question_id():
+    ids = [f"q{i}" for i in range(2000)]
+    parts = [part_of(i) for i in ids]
+    assert parts == [part_of(i) for i in ids]
+    assert 0.45 < parts.count("tune") / len(parts) < 0.55
+
+
+def test_wrapped_outputs_pass_the_format_check_and_keep_the_final_answer():
+    response = policy_response("Revenue grew 10.7%.\nSo the answer is:\n10.7%")
+    assert check_format(response)
+    assert response.endswith("<answer>\n10.7%\n</answer>")
+
+
+def test_review_list_names_real_records_with_a_reading(corpus):
+    reviewed = json.loads((CORPUS / "reviewed.json").read_text(encoding="utf-8"))
+    known = {(name, r.model, r.question_id): r for name, records in corpus.items() for r in records}
+    for entry in reviewed["records"]:
+        record = known[(entry["file"], entry["model"], entry["question_id"])]
+        assert entry["reading"] in reviewed["readings"], entry
+        assert entry["label"] == record.label
+    assert sum(reviewed["counts"].values()) == len(reviewed["records"])
+
+
+def test_rule_outcome_is_one_of_the_outcomes(corpus):
+    first = [records[0] for records in corpus.values()]
+    assert all(rule_outcome(record).outcome in OUTCOMES for record in first)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"source": "s"}', "missing"),
+        ("[1]", "JSON object"),
+        ("{", "not JSON"),
+        (
+            json.dumps(dict.fromkeys(FIELDS, "x")),
+            "'label' must be one of",
+        ),
+        (
+            json.dumps({**dict.fromkeys(FIELDS, "x"), "label": "correct", "gold": ""}),
+            "'gold' must be a non-empty string",
+        ),
+    ],
+)
+def test_bad_records_name_the_file_line_and_field(tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=f"bad.jsonl:2: .*{message}"):
+        load_file(path)
