@@ -99,7 +99,7 @@ def estimate_rows(kind: str, cfg: DictConfig) -> list[tuple[str, object]]:
     out += [
         ("assumed fill of the length budget", f"{FILL:.0%}"),
         ("tokens per step", f"{tokens / 1e6:.1f} M"),
-        ("model parameters", f"{params / 1e9:.1f} B" if params else "unknown"),
+        ("model parameters", (f"{params / 1e9:.1f} B" if params >= 1e8 else f"{params / 1e6:.2f} M") if params else "unknown"),
     ]
     if not params:
         return out

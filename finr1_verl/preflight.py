@@ -6,6 +6,7 @@ here cover what stops a first GPU run before or right after verl starts:
 - the NVIDIA driver against the CUDA build of the installed torch (NVIDIA's minimum driver per CUDA
   major release, https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html);
 - ``CUDA_HOME`` and an nvcc of torch's CUDA major before flash-attn is compiled (``scripts/_venv.sh``);
+- megatron-bridge for the Megatron engine (the 0.5 line: verl's pin 0.5.2 or its image's r0.5.0);
 - train rows against ``data.train_batch_size`` (verl's GRPO trainer divides by its steps per epoch,
   ``len(train) // train_batch_size``: ``verl/trainer/ppo/v1/trainer_base.py:765`` and ``:450``) and at
   least one validation batch;
@@ -30,13 +31,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from omegaconf import DictConfig
+from packaging.specifiers import SpecifierSet
 
-from finr1_verl.doctor import BAD_INPUT, FAILED, LOOPBACK, Check, data_files, torch_cuda
+from finr1_verl.doctor import BAD_INPUT, FAILED, LOOPBACK, Check, installed_version, torch_cuda
 
 # Minimum Linux driver branch per CUDA major (NVIDIA, CUDA Compatibility, minor version compatibility).
 MIN_DRIVER = {13: 580, 12: 525, 11: 450}
 # NVIDIA's forward-compatibility package for a CUDA release, data-centre GPUs only.
 COMPAT_DOC = "https://docs.nvidia.com/deploy/cuda-compatibility/forward-compatibility.html"
+# megatron-bridge versions the Megatron engine accepts (check_megatron_bridge says why).
+BRIDGE_ACCEPTED = ">=0.5.0,<0.6"
 # flash-attention's README: with ninja 3-5 minutes on 64 cores; without, about 2 hours.
 FLASH_BUILD_TIME = "3-5 min on 64 cores with ninja and MAX_JOBS, hours on a few cores"
 
@@ -124,6 +128,32 @@ def check_flash_attn_build(environ: Mapping[str, str]) -> Check:
             requirement,
         )
     return Check("flash-attn build", f"nvcc {release} ({exe}) matches torch's CUDA {cuda}; expect {FLASH_BUILD_TIME}")
+
+
+def check_megatron_bridge() -> Iterator[Check]:
+    """megatron-bridge for the Megatron engine: the 0.5 line, r0.5.0 (the image's) or verl's pin 0.5.2.
+
+    verl 0.9.1 pins 0.5.2, which has no installable release; verl's own image for its 0.9 line (the
+    Dockerfile's base) builds Megatron-Bridge r0.5.0 and runs verl's Megatron engine on it.  Both are
+    the 0.5 line verl's ``verl/models/mcore/bridge.py`` imports (``AutoBridge``); another line is refused.
+    """
+    version = installed_version("megatron-bridge") or installed_version("megatron_bridge")
+    if version is None:
+        yield Check(
+            "megatron-bridge",
+            f"not installed (verl's Megatron engine imports it; accepted: {BRIDGE_ACCEPTED})",
+            FAILED,
+            "use docker/Dockerfile (README, Install)",
+        )
+    elif not SpecifierSet(BRIDGE_ACCEPTED).contains(version, prereleases=True):
+        yield Check(
+            "megatron-bridge",
+            f"{version} installed, accepted {BRIDGE_ACCEPTED} (verl pins 0.5.2, its image ships r0.5.0)",
+            FAILED,
+            "use docker/Dockerfile (README, Install)",
+        )
+    else:
+        yield Check("megatron-bridge", f"{version} (accepted {BRIDGE_ACCEPTED}; verl pins 0.5.2, its image r0.5.0)")
 
 
 def check_rows(cfg: DictConfig, kind: str) -> Iterator[Check]:

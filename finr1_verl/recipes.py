@@ -270,6 +270,8 @@ def run_checks(
     checks += doctor.check_stack(recipe.engine, smoke)
     if not smoke:
         checks += preflight.check_driver()
+        if recipe.engine == "megatron":
+            checks += preflight.check_megatron_bridge()
     checks += doctor.check_gpus(cfg, recipe.kind, smoke)
     models = model_paths(name, cfg)
     for role, path in models:
