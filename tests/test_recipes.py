@@ -444,21 +444,26 @@ def test_launch_runs_exactly_what_its_dry_run_shows(name, monkeypatch, capsys):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("CUDA_DEVICE_MAX_CONNECTIONS", raising=False)
     monkeypatch.setattr(recipes, "run_checks", lambda *args, **kwargs: [])
-    launched = []
-    monkeypatch.setattr(recipes.os, "execvp", lambda file, argv: launched.append(argv))
+    launched, envs = [], []
+    monkeypatch.setattr(recipes.os, "execve", lambda file, argv, env: (launched.append(argv), envs.append(env)))
     assert recipes.main(["launch", name, "--dry-run", "trainer.total_epochs=1"]) == exitcodes.DONE
-    shown = capsys.readouterr().out.split("would run:\n  ", 1)[1].split("\n", 1)[0]
+    shown = shlex.split(capsys.readouterr().out.split("would run:\n  ", 1)[1].split("\n", 1)[0])
     recipes.main(["launch", name, "trainer.total_epochs=1"])
-    assert launched == [shlex.split(shown)]
+    # the shown line is `VAR=value ... command`: the variables are what launch adds to the environment
+    prefix = shown[: next(i for i, t in enumerate(shown) if not re.fullmatch(r"[A-Z_]+=.*", t))]
+    assert launched == [shown[len(prefix):]]
+    assert all(envs[0][k] == v for k, v in (t.split("=", 1) for t in prefix))
     argv = launched[0]
     kind = RECIPES[name].kind
     assert f"data.train_files=/data/finr1/{'sft' if kind == 'sft' else 'rl'}/train.parquet" in argv
     assert argv[-1] == "trainer.total_epochs=1"  # the command line's overrides come last
     if kind == "sft":
-        assert argv[:4] == ["torchrun", "--nnodes=2", "--nproc_per_node=4", "--node_rank=0"]
-        assert "--master_addr=10.0.0.9" in argv and os.environ["CUDA_DEVICE_MAX_CONNECTIONS"] == "1"
+        run = [sys.executable, "-m", "torch.distributed.run"]
+        assert argv[:6] == [*run, "--nnodes=2", "--nproc_per_node=4", "--node_rank=0"]
+        assert "--master_addr=10.0.0.9" in argv and envs[0]["CUDA_DEVICE_MAX_CONNECTIONS"] == "1"
+        assert prefix == ["CUDA_DEVICE_MAX_CONNECTIONS=1"]
     else:
-        assert argv[:3] == ["python", "-m", "verl.trainer.main_ppo"]
+        assert argv[:3] == [sys.executable, "-m", "verl.trainer.main_ppo"]
         kw = "reward.custom_reward_function.reward_kwargs"
         assert f"{kw}.judge_urls='http://j1:8000/v1,http://j2:8000/v1'" in argv
         assert f"{kw}.judge_model=judge" in argv
