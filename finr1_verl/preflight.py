@@ -266,7 +266,12 @@ def check_ray_nodes(address: str) -> Iterator[Check]:
     here = metadata.version("finr1-verl")
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError) as exc:  # a port that answers but is no Ray head
+            yield Check("ray nodes", f"cannot join the Ray cluster at {address}: {str(exc)[:300]}", FAILED,
+                        "start the cluster (ray start --head) or fix RAY_ADDRESS")
+            return
     try:
         report = ray.remote(num_cpus=0)(_node_report)
         nodes = [n for n in ray.nodes() if n.get("Alive")]
