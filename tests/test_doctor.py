@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from finr1_verl import doctor, exitcodes
+from finr1_verl import doctor, exitcodes, preflight
 from finr1_verl.recipes import compose_recipe, dry_run, main, run_checks
 from tests.support.shared_data import shared_path
 
@@ -56,6 +56,10 @@ def gpu_node(monkeypatch):
     monkeypatch.setattr(doctor, "visible_gpus", lambda: 8)
     monkeypatch.setattr(doctor, "torch_cuda", lambda: "13.0")
     monkeypatch.setattr(doctor, "installed_version", _pinned)
+    # the image's Megatron-Bridge r0.5.0 (preflight accepts the 0.5 line); the driver of a CUDA 13 node
+    monkeypatch.setattr(preflight, "installed_version", lambda name: "0.5.0" if "bridge" in name else _pinned(name))
+    monkeypatch.setattr(preflight, "torch_cuda", lambda: "13.0")
+    monkeypatch.setattr(preflight, "driver_version", lambda: "580.65.06")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv(doctor.SKIP_ENV, raising=False)
     return monkeypatch
