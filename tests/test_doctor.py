@@ -60,6 +60,10 @@ def gpu_node(monkeypatch):
     monkeypatch.setattr(preflight, "installed_version", lambda name: "0.5.0" if "bridge" in name else _pinned(name))
     monkeypatch.setattr(preflight, "torch_cuda", lambda: "13.0")
     monkeypatch.setattr(preflight, "driver_version", lambda: "580.65.06")
+    # a cluster whose nodes all run this checkout (tests/test_preflight.py runs the real per-node task)
+    monkeypatch.setattr(preflight, "check_ray_nodes", lambda address: iter([doctor.Check("ray nodes", "same")]))
+    monkeypatch.setenv("MASTER_ADDR", "10.0.0.9")
+    monkeypatch.setenv("NODE_RANK", "0")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv(doctor.SKIP_ENV, raising=False)
     return monkeypatch
