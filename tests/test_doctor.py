@@ -158,7 +158,8 @@ def test_sft_on_fewer_gpus_than_torchrun_starts(gpu_node, data_dir, tiny_model_d
 
 def test_the_hosted_judge_pool_needs_its_own_gpus_in_one_ray_cluster(gpu_node, data_dir, tiny_model_dir):
     overrides = hosted(data_dir, tiny_model_dir)
-    (line,) = failures("grpo", overrides)
+    line, ray = failures("grpo", overrides)  # the pool makes it two nodes: no Ray cluster is running
+    assert ray.startswith("FAIL  ray: 2 nodes and RAY_ADDRESS unset")
     assert line.startswith(
         "FAIL  GPUs: 8 visible and no Ray cluster (RAY_ADDRESS unset); the config needs 16 "
     )
