@@ -472,10 +472,10 @@ def check_judges(cfg: DictConfig) -> Iterator[Check]:
             yield Check("judge", f"{endpoint} serves {settings.judge.model}")
 
 
-def check_env(recipe: str, smoke: bool) -> Iterator[Check]:
-    """Environment the trainer needs that only its Ray path sets itself."""
+def check_env(recipe: str, smoke: bool, environ=None) -> Iterator[Check]:
+    """Environment the trainer needs that only its Ray path sets itself (``environ``: the trainer's)."""
     if recipe == "sft_megatron" and not smoke:
-        value = os.environ.get("CUDA_DEVICE_MAX_CONNECTIONS")
+        value = (os.environ if environ is None else environ).get("CUDA_DEVICE_MAX_CONNECTIONS")
         if value != "1":
             yield Check(
                 "env",

@@ -47,7 +47,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from finr1_verl import doctor, exitcodes
+from finr1_verl import cost, doctor, exitcodes, preflight
 from finr1_verl.config import CONFIG_DIR
 from finr1_verl.table import format_table
 
@@ -216,15 +216,17 @@ def trainer_argv(name: str, cfg: DictConfig, overrides: list[str], environ: Mapp
     """The trainer command ``launch`` runs (and ``dry-run`` shows): torchrun's shape is the config's."""
     recipe = RECIPES[name]
     config = [f"--config-path={CONFIG_DIR}", f"--config-name={recipe.config_name}", *overrides]
+    # This interpreter (the project's venv), never whatever `python` is first on PATH.
     if recipe.kind == "grpo":
-        return ["python", "-m", recipe.entry, *config]
+        return [sys.executable, "-m", recipe.entry, *config]
+    torchrun = [sys.executable, "-m", "torch.distributed.run"]
     nproc = f"--nproc_per_node={cfg.trainer.n_gpus_per_node}"
     if cfg.trainer.nnodes == 1 and not environ.get("MASTER_PORT"):
         # one node: torchrun's standalone rendezvous picks a free local port (a fixed 29500 collides
         # with any other torchrun on the machine)
-        return ["torchrun", "--standalone", "--nnodes=1", nproc, "-m", recipe.entry, *config]
+        return [*torchrun, "--standalone", "--nnodes=1", nproc, "-m", recipe.entry, *config]
     return [
-        "torchrun",
+        *torchrun,
         f"--nnodes={cfg.trainer.nnodes}",
         nproc,
         f"--node_rank={environ.get('NODE_RANK') or 0}",
@@ -249,25 +251,45 @@ def base_model() -> str:
     return str(OmegaConf.load(CONFIG_DIR / "_sft_common.yaml").model.path)
 
 
-def run_checks(name: str, cfg: DictConfig, *, smoke: bool, from_base: bool) -> list[doctor.Check]:
-    """Every preflight check of ``cfg`` for recipe ``name``, in report order."""
+def trainer_env(name: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the trainer starts with: ``environ`` plus what ``launch`` sets for it."""
+    env = dict(environ)
+    # torchrun Megatron needs this on every rank; verl sets it only for its Ray workers.
+    if name == "sft_megatron":
+        env["CUDA_DEVICE_MAX_CONNECTIONS"] = "1"
+    return env
+
+
+def run_checks(
+    name: str, cfg: DictConfig, *, smoke: bool, from_base: bool, environ: Mapping[str, str] | None = None
+) -> list[doctor.Check]:
+    """Every preflight check of ``cfg`` for recipe ``name``, in report order; ``environ`` is the
+    trainer's environment (default: :func:`trainer_env` of this process's)."""
     recipe = RECIPES[name]
+    environ = trainer_env(name, os.environ) if environ is None else environ
     try:
         validate_recipe(name, cfg)
         checks = [doctor.Check("config", f"{recipe.config_name}.yaml valid against verl")]
     except RecipeError as exc:
         checks = [doctor.Check("config", str(exc), doctor.BAD_INPUT, "fix the override or the recipe YAML")]
     checks += doctor.check_stack(recipe.engine, smoke)
+    if not smoke:
+        checks += preflight.check_driver()
+        if recipe.engine == "megatron":
+            checks += preflight.check_megatron_bridge()
     checks += doctor.check_gpus(cfg, recipe.kind, smoke)
     models = model_paths(name, cfg)
     for role, path in models:
         base = base_model() if recipe.kind == "grpo" and role == "model" else None
         checks += doctor.check_model(path, role, base_model=base, from_base=from_base)
     checks += doctor.check_data(cfg)
+    checks += preflight.check_rows(cfg, recipe.kind)
     checks += doctor.check_absolute(cfg, recipe.kind, [p for _, p in models])
+    if not smoke:
+        checks += preflight.check_multi_node(cfg, recipe.kind, doctor.pools(cfg, recipe.kind).nodes, environ)
     if recipe.kind == "grpo":
         checks += doctor.check_judges(cfg)
-    checks += doctor.check_env(name, smoke)
+    checks += doctor.check_env(name, smoke, environ)
     return checks
 
 
@@ -294,7 +316,11 @@ def dry_run(
         ("checkpoints", cfg.trainer.default_local_dir),
     ]
     print(format_table(("setting", "value"), rows), file=out)
-    print(f"\nwould run:\n  {shlex.join(trainer_argv(name, cfg, overrides, os.environ))}\n", file=out)
+    print(f"\nestimate (not a measurement):\n{format_table(('quantity', 'value'), cost.estimate_rows(RECIPES[name].kind, cfg))}", file=out)
+    env = trainer_env(name, os.environ)
+    extra = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(extra.items()))
+    print(f"\nwould run:\n  {prefix + ' ' if prefix else ''}{shlex.join(trainer_argv(name, cfg, overrides, env))}\n", file=out)
     code = print_report(run_checks(name, cfg, smoke=smoke, from_base=from_base), out)
     print("dry run: nothing started", file=out)
     return code
@@ -395,19 +421,17 @@ def launch(name: str, args: list[str], *, smoke: bool, from_base: bool, dry: boo
         print(f"[finr1] smoke setup failed: {shlex.join(exc.cmd)}\n{exc.stderr or ''}", file=sys.stderr)
         return exc.returncode
     overrides += [*environment_overrides(kind, environ), *args]
-    # torchrun Megatron needs this on every rank; verl sets it only for its Ray workers.
-    if name == "sft_megatron":
-        environ["CUDA_DEVICE_MAX_CONNECTIONS"] = "1"
     if dry:
         return dry_run(name, overrides, smoke=smoke, from_base=from_base)
     cfg = compose_recipe(name, overrides)
     code = doctor_main(name, cfg, smoke=smoke, from_base=from_base)
     if code != exitcodes.DONE:
         return code
-    argv = trainer_argv(name, cfg, overrides, environ)
+    env = trainer_env(name, environ)
+    argv = trainer_argv(name, cfg, overrides, env)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execvp(argv[0], argv)
+    os.execve(argv[0], argv, env)
 
 
 FLAGS = ("--smoke", "--from-base", "--dry-run")

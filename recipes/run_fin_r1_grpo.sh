@@ -4,6 +4,6 @@
 # The launch command is `finr1-recipe launch` (finr1_verl/recipes.py: environment variables, --dry-run,
 # --smoke, --from-base, then Hydra overrides); --dry-run prints exactly the command that runs.
 #   FINR1_JUDGE_URLS=http://judge:8000/v1 bash recipes/run_fin_r1_grpo.sh --dry-run
-#   JUDGE=verl_hosted MODEL_PATH=checkpoints/finr1/fin-r1-sft-qwen2.5-7b/global_step_1407/huggingface \
+#   JUDGE=verl_hosted MODEL_PATH=checkpoints/finr1/fin-r1-sft-qwen2.5-7b/global_step_1335/huggingface \
 #     bash recipes/run_fin_r1_grpo.sh actor_rollout_ref.actor.kl_loss_coef=0
 exec python -m finr1_verl.recipes launch grpo "$@"

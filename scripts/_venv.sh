@@ -3,7 +3,8 @@
 #   FINR1_TORCH  CPU route: torch requirement when the venv has no torch yet (default torch==2.13.0, the
 #                CPU wheel)
 #   FINR1_FLASH_ATTN_WHEEL  GPU route: a prebuilt flash-attn wheel (path or URL) matching verl's torch and
-#                CUDA; without it flash-attn is compiled from source (needs nvcc; MAX_JOBS, default 8)
+#                CUDA; without it flash-attn is compiled from source after `python -m finr1_verl.preflight
+#                flash-attn-build` confirms CUDA_HOME and a matching nvcc (MAX_JOBS, default 8)
 # ensure_venv EXTRAS   e.g. ensure_venv test,dev   or   ensure_venv gpu
 #
 # Routes (README, Install):
@@ -34,7 +35,7 @@ ensure_venv() {
   local stamp="$venv/.finr1-installed-$extras"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     if [ "$extras" = gpu ]; then
-      _finr1_gpu_stack
+      _finr1_gpu_stack || return 1
     elif ! python -c "import torch" 2>/dev/null; then
       echo "[finr1] installing ${FINR1_TORCH:-torch==2.13.0}"
       python -m pip install -q "${FINR1_TORCH:-torch==2.13.0}"
@@ -69,6 +70,9 @@ _finr1_gpu_stack() {
     echo "[finr1] installing flash-attn from $FINR1_FLASH_ATTN_WHEEL"
     python -m pip install -q "$FINR1_FLASH_ATTN_WHEEL"
   else
+    # Stop before a build that cannot succeed: CUDA_HOME and an nvcc of torch's CUDA major (it prints
+    # the exact requirement and the expected time; FINR1_FLASH_ATTN_WHEEL skips the build).
+    python -m finr1_verl.preflight flash-attn-build || return 1
     echo "[finr1] building $flash_pin against the installed torch (no build isolation; takes a while)"
     python -m pip install -q ninja packaging psutil
     MAX_JOBS="${MAX_JOBS:-8}" python -m pip install --no-build-isolation "$flash_pin"

@@ -30,6 +30,10 @@ BASES = {
 DELIBERATE = {
     # verl copies the actor's offload flag; the forward-only reference is offloaded while the actor is not.
     "actor_rollout_ref.ref.megatron.param_offload",
+    # verl copies the actor's update budget into the forward-only log-prob passes; they get 1.5x of it
+    # (verl's DAPO scripts: infer_ppo_max_token_len 3x, actor 2x the sequence length).
+    "actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu",
+    "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu",
 }
 
 # Keys verl 0.9.1 validates but never reads on the recipes' paths: no recipe file may set them.
@@ -96,8 +100,9 @@ def test_one_actor_token_budget_override_reaches_every_dependent_key(name):
     cfg = compose_recipe(name, ["actor_rollout_ref.actor.ppo_max_token_len_per_gpu=32768"])
     validate_recipe(name, cfg)
     arr = cfg.actor_rollout_ref
-    assert arr.rollout.log_prob_max_token_len_per_gpu == 32768
-    assert arr.ref.log_prob_max_token_len_per_gpu == 32768
+    # the log-prob passes keep their own (deliberate) budget, 1.5x the recipe's actor budget
+    assert arr.rollout.log_prob_max_token_len_per_gpu == arr.ref.log_prob_max_token_len_per_gpu == 36864
+    assert compose_recipe(name).actor_rollout_ref.actor.ppo_max_token_len_per_gpu * 3 // 2 == 36864
     assert arr.rollout.log_prob_use_dynamic_bsz is True and arr.ref.log_prob_use_dynamic_bsz is True
     off = compose_recipe(name, ["actor_rollout_ref.actor.use_dynamic_bsz=false"])
     assert off.actor_rollout_ref.rollout.log_prob_use_dynamic_bsz is False

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from finr1_verl import doctor, exitcodes
+from finr1_verl import doctor, exitcodes, preflight
 from finr1_verl.recipes import compose_recipe, dry_run, main, run_checks
 from tests.support.shared_data import shared_path
 
@@ -30,6 +30,14 @@ def data_dir(tmp_path_factory) -> Path:
     cmd += ["--include-dev"]  # TFNS's file is its validation split
     cmd += ["--source", f"tfns={shared_path('tfns', 'sent_valid.csv')}", "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True)
+    # prepare writes SFT rows only from distilled traces (none here): one batch of chat rows, so the
+    # SFT reports below pass the row-count check and show only what each test provokes
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    chat = [[{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}] for i in range(128)]
+    for split in ("train", "val"):
+        pq.write_table(pa.table({"messages": chat}), out / "sft" / f"{split}.parquet")
     return out
 
 
@@ -48,6 +56,14 @@ def gpu_node(monkeypatch):
     monkeypatch.setattr(doctor, "visible_gpus", lambda: 8)
     monkeypatch.setattr(doctor, "torch_cuda", lambda: "13.0")
     monkeypatch.setattr(doctor, "installed_version", _pinned)
+    # the image's Megatron-Bridge r0.5.0 (preflight accepts the 0.5 line); the driver of a CUDA 13 node
+    monkeypatch.setattr(preflight, "installed_version", lambda name: "0.5.0" if "bridge" in name else _pinned(name))
+    monkeypatch.setattr(preflight, "torch_cuda", lambda: "13.0")
+    monkeypatch.setattr(preflight, "driver_version", lambda: "580.65.06")
+    # a cluster whose nodes all run this checkout (tests/test_preflight.py runs the real per-node task)
+    monkeypatch.setattr(preflight, "check_ray_nodes", lambda address: iter([doctor.Check("ray nodes", "same")]))
+    monkeypatch.setenv("MASTER_ADDR", "10.0.0.9")
+    monkeypatch.setenv("NODE_RANK", "0")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv(doctor.SKIP_ENV, raising=False)
     return monkeypatch
@@ -83,8 +99,8 @@ def hosted(data_dir: Path, model: Path) -> list[str]:
     ]
 
 
-def failures(name: str, overrides: list[str], *, smoke=False, from_base=False) -> list[str]:
-    checks = run_checks(name, compose_recipe(name, overrides), smoke=smoke, from_base=from_base)
+def failures(name: str, overrides: list[str], *, smoke=False, from_base=False, environ=None) -> list[str]:
+    checks = run_checks(name, compose_recipe(name, overrides), smoke=smoke, from_base=from_base, environ=environ)
     return [c.line() for c in checks if c.kind is not None]
 
 
@@ -102,7 +118,7 @@ def test_a_ready_gpu_node_passes_every_check(gpu_node, data_dir, tiny_model_dir,
     out = io.StringIO()
     assert dry_run("grpo", good_grpo(data_dir, tiny_model_dir, fake_openai), out=out) == exitcodes.DONE
     text = out.getvalue()
-    assert "would run:\n  python -m verl.trainer.main_ppo" in text and "all checks passed" in text
+    assert f"would run:\n  {sys.executable} -m verl.trainer.main_ppo" in text and "all checks passed" in text
     assert f"ok    judge: {fake_openai.base_url} serves fake-model" in text
     assert "ok    vllm: 0.24.0 (verl[vllm,fsdp]: ==0.24.0)" in text
     assert fake_openai.requests == []  # GET /v1/models only
@@ -142,7 +158,8 @@ def test_sft_on_fewer_gpus_than_torchrun_starts(gpu_node, data_dir, tiny_model_d
 
 def test_the_hosted_judge_pool_needs_its_own_gpus_in_one_ray_cluster(gpu_node, data_dir, tiny_model_dir):
     overrides = hosted(data_dir, tiny_model_dir)
-    (line,) = failures("grpo", overrides)
+    line, ray = failures("grpo", overrides)  # the pool makes it two nodes: no Ray cluster is running
+    assert ray.startswith("FAIL  ray: 2 nodes and RAY_ADDRESS unset")
     assert line.startswith(
         "FAIL  GPUs: 8 visible and no Ray cluster (RAY_ADDRESS unset); the config needs 16 "
     )
@@ -306,7 +323,9 @@ def test_an_invalid_config_is_bad_input(gpu_node, data_dir, tiny_model_dir):
 
 def test_torchrun_megatron_needs_one_cuda_connection(gpu_node, data_dir, tiny_model_dir):
     gpu_node.delenv("CUDA_DEVICE_MAX_CONNECTIONS", raising=False)
-    assert failures("sft_megatron", good_sft(data_dir, tiny_model_dir)) == [
+    # launch sets it for the trainer: only an environment without it (environ={}) fails
+    assert failures("sft_megatron", good_sft(data_dir, tiny_model_dir)) == []
+    assert failures("sft_megatron", good_sft(data_dir, tiny_model_dir), environ={}) == [
         "FAIL  env: CUDA_DEVICE_MAX_CONNECTIONS=unset: torchrun Megatron needs 1 (verl sets it only for its Ray "
         "workers) -> export CUDA_DEVICE_MAX_CONNECTIONS=1"
     ]

@@ -31,6 +31,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "finr1_verl.eval",
             "finr1_verl.recipes",
             "finr1_verl.doctor",
+            "finr1_verl.preflight",
+            "finr1_verl.cost",
             "finr1_verl.config",
             "finr1_verl.smoke",
             "bench",

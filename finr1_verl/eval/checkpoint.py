@@ -20,6 +20,19 @@ def _is_hf_model(path: Path) -> bool:
     return (path / "config.json").exists() and any(path.glob("*.safetensors"))
 
 
+def megatron_hf_dir(path: Path) -> Path | None:
+    """The Hugging Face export a Megatron checkpoint carries (``actor/model/huggingface`` for GRPO,
+    ``model/huggingface`` for SFT: ``verl/utils/megatron_utils.py::get_hf_model_checkpoint_path``)."""
+    latest = path / "latest_checkpointed_iteration.txt"
+    if latest.exists():
+        path = path / f"global_step_{latest.read_text().strip()}"
+    # ``path / "model"`` also covers a given ``actor/`` folder
+    for hf in (path / "actor" / "model" / "huggingface", path / "model" / "huggingface"):
+        if _is_hf_model(hf):
+            return hf
+    return None
+
+
 def actor_dir(path: Path) -> Path | None:
     """The FSDP actor folder of a verl checkpoint root, step folder or actor folder; None if not one."""
     latest = path / "latest_checkpointed_iteration.txt"
@@ -54,11 +67,15 @@ def resolve_model(model: str) -> str:
     path = Path(model)
     if not path.is_dir() or _is_hf_model(path):
         return model
+    megatron = megatron_hf_dir(path)
+    if megatron is not None:
+        return str(megatron)
     actor = actor_dir(path)
     if actor is None:
         raise ValueError(
             f"--model {model}: neither a Hugging Face model folder (config.json + *.safetensors) "
-            "nor a verl FSDP checkpoint (global_step_N/actor with fsdp_config.json and model shards)"
+            "nor a verl FSDP checkpoint (global_step_N/actor with fsdp_config.json and model shards) nor a "
+            "Megatron one (global_step_N/actor/model/huggingface or global_step_N/model/huggingface)"
         )
     merged = actor / MERGED_DIR
     return str(merged if _is_hf_model(merged) else export_hf(actor, merged))
