@@ -34,7 +34,12 @@ def model_params(path: str) -> float | None:
     config = Path(path).expanduser() / "config.json"
     if config.is_file():
         c = json.loads(config.read_text())
-        h, layers, inter, vocab = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"], c["vocab_size"]
+        h, layers, inter, vocab = (
+            c["hidden_size"],
+            c["num_hidden_layers"],
+            c["intermediate_size"],
+            c["vocab_size"],
+        )
         head = c.get("head_dim") or h // c["num_attention_heads"]
         kv = c.get("num_key_value_heads", c["num_attention_heads"]) * head
         tied = 1 if c.get("tie_word_embeddings") else 2
@@ -62,7 +67,9 @@ def steps(kind: str, cfg: DictConfig, rows: int | None) -> tuple[int | None, int
         else:
             dp = int(cfg.trainer.nnodes) * int(cfg.trainer.n_gpus_per_node)
             if "tensor_model_parallel_size" in cfg.engine:
-                dp //= int(cfg.engine.tensor_model_parallel_size) * int(cfg.engine.pipeline_model_parallel_size)
+                dp //= int(cfg.engine.tensor_model_parallel_size) * int(
+                    cfg.engine.pipeline_model_parallel_size
+                )
             per_epoch = (rows // dp) // max(bsz // dp, 1)
     total = per_epoch * int(cfg.trainer.total_epochs) if per_epoch is not None else None
     if cap is not None:
@@ -83,7 +90,10 @@ def estimate_rows(kind: str, cfg: DictConfig) -> list[tuple[str, object]]:
     bsz = int(cfg.data.train_batch_size)
     out: list[tuple[str, object]] = [
         ("train rows", rows if rows is not None else "unknown (train file missing)"),
-        ("steps per epoch / total", f"{per_epoch if per_epoch is not None else '?'} / {total if total is not None else '?'}"),
+        (
+            "steps per epoch / total",
+            f"{per_epoch if per_epoch is not None else '?'} / {total if total is not None else '?'}",
+        ),
     ]
     if kind == "grpo":
         n = int(cfg.actor_rollout_ref.rollout.n)
@@ -99,7 +109,10 @@ def estimate_rows(kind: str, cfg: DictConfig) -> list[tuple[str, object]]:
     out += [
         ("assumed fill of the length budget", f"{FILL:.0%}"),
         ("tokens per step", f"{tokens / 1e6:.1f} M"),
-        ("model parameters", (f"{params / 1e9:.1f} B" if params >= 1e8 else f"{params / 1e6:.2f} M") if params else "unknown"),
+        (
+            "model parameters",
+            (f"{params / 1e9:.1f} B" if params >= 1e8 else f"{params / 1e6:.2f} M") if params else "unknown",
+        ),
     ]
     if not params:
         return out

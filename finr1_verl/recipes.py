@@ -316,11 +316,17 @@ def dry_run(
         ("checkpoints", cfg.trainer.default_local_dir),
     ]
     print(format_table(("setting", "value"), rows), file=out)
-    print(f"\nestimate (not a measurement):\n{format_table(('quantity', 'value'), cost.estimate_rows(RECIPES[name].kind, cfg))}", file=out)
+    print(
+        f"\nestimate (not a measurement):\n{format_table(('quantity', 'value'), cost.estimate_rows(RECIPES[name].kind, cfg))}",
+        file=out,
+    )
     env = trainer_env(name, os.environ)
     extra = {k: v for k, v in env.items() if os.environ.get(k) != v}
     prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(extra.items()))
-    print(f"\nwould run:\n  {prefix + ' ' if prefix else ''}{shlex.join(trainer_argv(name, cfg, overrides, env))}\n", file=out)
+    print(
+        f"\nwould run:\n  {prefix + ' ' if prefix else ''}{shlex.join(trainer_argv(name, cfg, overrides, env))}\n",
+        file=out,
+    )
     code = print_report(run_checks(name, cfg, smoke=smoke, from_base=from_base), out)
     print("dry run: nothing started", file=out)
     return code

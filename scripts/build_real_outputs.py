@@ -90,7 +90,9 @@ def rag_records(clone: Path, dataset: str) -> list[dict]:
             truth = sample["ground_truth"]
             if truth.get("answer_type") == "multi-span" or not sample["prediction"].strip():
                 continue
-            gold = tatqa_gold(truth["answer"], truth.get("scale", "")) if dataset == "tatqa" else truth["answer"]
+            gold = (
+                tatqa_gold(truth["answer"], truth.get("scale", "")) if dataset == "tatqa" else truth["answer"]
+            )
             records.append(
                 {
                     "source": f"ocr-agentic-rag/{dataset}-{sample['split']}",

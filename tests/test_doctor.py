@@ -35,7 +35,9 @@ def data_dir(tmp_path_factory) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    chat = [[{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}] for i in range(128)]
+    chat = [
+        [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}] for i in range(128)
+    ]
     for split in ("train", "val"):
         pq.write_table(pa.table({"messages": chat}), out / "sft" / f"{split}.parquet")
     return out
@@ -57,11 +59,15 @@ def gpu_node(monkeypatch):
     monkeypatch.setattr(doctor, "torch_cuda", lambda: "13.0")
     monkeypatch.setattr(doctor, "installed_version", _pinned)
     # the image's Megatron-Bridge r0.5.0 (preflight accepts the 0.5 line); the driver of a CUDA 13 node
-    monkeypatch.setattr(preflight, "installed_version", lambda name: "0.5.0" if "bridge" in name else _pinned(name))
+    monkeypatch.setattr(
+        preflight, "installed_version", lambda name: "0.5.0" if "bridge" in name else _pinned(name)
+    )
     monkeypatch.setattr(preflight, "torch_cuda", lambda: "13.0")
     monkeypatch.setattr(preflight, "driver_version", lambda: "580.65.06")
     # a cluster whose nodes all run this checkout (tests/test_preflight.py runs the real per-node task)
-    monkeypatch.setattr(preflight, "check_ray_nodes", lambda address: iter([doctor.Check("ray nodes", "same")]))
+    monkeypatch.setattr(
+        preflight, "check_ray_nodes", lambda address: iter([doctor.Check("ray nodes", "same")])
+    )
     monkeypatch.setenv("MASTER_ADDR", "10.0.0.9")
     monkeypatch.setenv("NODE_RANK", "0")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
@@ -100,7 +106,9 @@ def hosted(data_dir: Path, model: Path) -> list[str]:
 
 
 def failures(name: str, overrides: list[str], *, smoke=False, from_base=False, environ=None) -> list[str]:
-    checks = run_checks(name, compose_recipe(name, overrides), smoke=smoke, from_base=from_base, environ=environ)
+    checks = run_checks(
+        name, compose_recipe(name, overrides), smoke=smoke, from_base=from_base, environ=environ
+    )
     return [c.line() for c in checks if c.kind is not None]
 
 

@@ -142,7 +142,9 @@ ONE_STEP = ["trainer.total_training_steps=1", "trainer.test_freq=-1", "trainer.s
 
 def test_without_the_weight_sync_the_rollout_is_not_the_policy(smoke_inputs, tmp_path):
     """The control of the sync check: vLLM drops verl's weights and samples from its dummy start-up ones."""
-    run = run_grpo(smoke_inputs, tmp_path / "no-sync", overrides=ONE_STEP, env={FAULT_ENV: "skip_weight_load"})
+    run = run_grpo(
+        smoke_inputs, tmp_path / "no-sync", overrides=ONE_STEP, env={FAULT_ENV: "skip_weight_load"}
+    )
     assert run.returncode == 0, run.log[-4000:]
     assert not _synced(run.metrics[1]), run.metrics[1]
 

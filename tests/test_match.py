@@ -35,7 +35,11 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         # percent
         ("12.5\\%", "12.5%", EQUAL),
         ("12.5 percent", "0.125", EQUAL),
-        ("14%", "0.14464", UNDECIDED),  # a two-digit answer against a gold with only a finer reading: the judge
+        (
+            "14%",
+            "0.14464",
+            UNDECIDED,
+        ),  # a two-digit answer against a gold with only a finer reading: the judge
         ("142.4%", "1.42403", EQUAL),
         ("0.14464", "14%", EQUAL),
         ("14", "14%", EQUAL),

@@ -44,7 +44,12 @@ def _failures(checks) -> list[str]:
 # --- driver ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("torch_cuda", "driver", "ok"),
-    [("13.0", "580.65.06", True), ("13.0", "570.133.20", False), ("12.8", "570.133.20", True), ("12.8", "470.1", False)],
+    [
+        ("13.0", "580.65.06", True),
+        ("13.0", "570.133.20", False),
+        ("12.8", "570.133.20", True),
+        ("12.8", "470.1", False),
+    ],
 )
 def test_driver_against_torch_cuda_build(fake_bin, monkeypatch, torch_cuda, driver, ok):
     _tool(fake_bin, "nvidia-smi", f"{driver}\n{driver}")  # two GPUs: one line each
@@ -55,15 +60,21 @@ def test_driver_against_torch_cuda_build(fake_bin, monkeypatch, torch_cuda, driv
         assert not checks[0].kind and driver in checks[0].line()
     else:
         line = checks[0].line()
-        assert checks[0].kind == doctor.FAILED and driver in line and f"CUDA {torch_cuda.split('.')[0]}" in line
-        assert str(preflight.MIN_DRIVER[int(torch_cuda.split(".")[0])]) in line and "upgrade the driver" in line
+        assert (
+            checks[0].kind == doctor.FAILED and driver in line and f"CUDA {torch_cuda.split('.')[0]}" in line
+        )
+        assert (
+            str(preflight.MIN_DRIVER[int(torch_cuda.split(".")[0])]) in line and "upgrade the driver" in line
+        )
         assert f"cuda-compat-{torch_cuda.replace('.', '-')}" in line
 
 
 def test_no_driver_is_named_and_cpu_torch_is_left_to_the_cuda_check(fake_bin, monkeypatch):
     monkeypatch.setattr(preflight, "torch_cuda", lambda: "13.0")
     assert "nvidia-smi not found" in _failures(preflight.check_driver())[0]
-    _tool(fake_bin, "nvidia-smi", "NVIDIA-SMI has failed because it couldn't communicate with the driver", rc=9)
+    _tool(
+        fake_bin, "nvidia-smi", "NVIDIA-SMI has failed because it couldn't communicate with the driver", rc=9
+    )
     assert "nvidia-smi not found or failing" in _failures(preflight.check_driver())[0]
     monkeypatch.setattr(preflight, "torch_cuda", lambda: None)
     assert list(preflight.check_driver()) == []
@@ -90,7 +101,9 @@ def test_flash_attn_build_needs_cuda_home_and_a_matching_nvcc(tmp_path, fake_bin
 
 
 # --- megatron-bridge ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("version", "ok"), [("0.5.0", True), ("0.5.2", True), ("0.4.1", False), ("0.6.0", False), (None, False)])
+@pytest.mark.parametrize(
+    ("version", "ok"), [("0.5.0", True), ("0.5.2", True), ("0.4.1", False), ("0.6.0", False), (None, False)]
+)
 def test_megatron_bridge_accepts_the_0_5_line(monkeypatch, version, ok):
     monkeypatch.setattr(preflight, "installed_version", lambda name: version)
     (check,) = preflight.check_megatron_bridge()
@@ -110,18 +123,26 @@ def test_train_rows_must_fill_one_batch_and_val_one_row(tmp_path, name):
     kind = recipes.RECIPES[name].kind
     few = _parquet(tmp_path / "train.parquet", 3)
     empty = _parquet(tmp_path / "val.parquet", 0)
-    cfg = compose_recipe(name, [f"data.train_files={few}", f"data.val_files={empty}", "data.train_batch_size=4"])
+    cfg = compose_recipe(
+        name, [f"data.train_files={few}", f"data.val_files={empty}", "data.train_batch_size=4"]
+    )
     bad = _failures(preflight.check_rows(cfg, kind))
     assert len(bad) == 2
     assert few in bad[0] and "3 train rows, fewer than 4" in bad[0] and "ZeroDivisionError" in bad[0]
     assert empty in bad[1] and "0 val rows" in bad[1]
     enough = _parquet(tmp_path / "train4.parquet", 4)
     val = _parquet(tmp_path / "val4.parquet", 4)
-    cfg = compose_recipe(name, [f"data.train_files={enough}", f"data.val_files={val}", "data.train_batch_size=4"])
+    cfg = compose_recipe(
+        name, [f"data.train_files={enough}", f"data.val_files={val}", "data.train_batch_size=4"]
+    )
     assert _failures(preflight.check_rows(cfg, kind)) == []
     # the check is part of every doctor / dry-run report
-    cfg = compose_recipe(name, [f"data.train_files={few}", f"data.val_files={val}", "data.train_batch_size=4"])
-    assert any("fewer than 4" in line for line in _failures(run_checks(name, cfg, smoke=True, from_base=True)))
+    cfg = compose_recipe(
+        name, [f"data.train_files={few}", f"data.val_files={val}", "data.train_batch_size=4"]
+    )
+    assert any(
+        "fewer than 4" in line for line in _failures(run_checks(name, cfg, smoke=True, from_base=True))
+    )
 
 
 # --- several nodes -----------------------------------------------------------------------------
@@ -129,7 +150,9 @@ def test_multi_node_sft_needs_a_rendezvous():
     cfg = compose_recipe("sft", ["trainer.nnodes=2"])
     for env in ({}, {"MASTER_ADDR": "127.0.0.1", "NODE_RANK": "0"}, {"MASTER_ADDR": "10.0.0.1"}):
         (check,) = preflight.check_multi_node(cfg, "sft", 2, env)
-        assert check.kind == doctor.BAD_INPUT and "MASTER_ADDR" in check.line() and "NODE_RANK" in check.line()
+        assert (
+            check.kind == doctor.BAD_INPUT and "MASTER_ADDR" in check.line() and "NODE_RANK" in check.line()
+        )
     (check,) = preflight.check_multi_node(cfg, "sft", 2, {"MASTER_ADDR": "10.0.0.1", "NODE_RANK": "1"})
     assert not check.kind
     assert list(preflight.check_multi_node(cfg, "sft", 1, {})) == []
@@ -138,7 +161,9 @@ def test_multi_node_sft_needs_a_rendezvous():
 def test_multi_node_grpo_needs_a_reachable_ray_cluster():
     cfg = compose_recipe("grpo", ["trainer.nnodes=2"])
     (check,) = preflight.check_multi_node(cfg, "grpo", 2, {})
-    assert check.kind == doctor.BAD_INPUT and "RAY_ADDRESS unset" in check.line() and "ray start" in check.line()
+    assert (
+        check.kind == doctor.BAD_INPUT and "RAY_ADDRESS unset" in check.line() and "ray start" in check.line()
+    )
     import socket
 
     with socket.socket() as sock:  # a port nothing listens on

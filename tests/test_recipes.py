@@ -245,7 +245,14 @@ def run_script(script: str, *args: str, **env: str) -> subprocess.CompletedProce
 
 # Failures every dry run reports on this CPU-only machine (no GPU, CPU torch, no vLLM / flash-attn).
 MACHINE_CHECKS = (
-    "GPUs", "torch", "vllm", "flash-attn", "CUDA", "megatron-core", "transformer-engine", "megatron-bridge"
+    "GPUs",
+    "torch",
+    "vllm",
+    "flash-attn",
+    "CUDA",
+    "megatron-core",
+    "transformer-engine",
+    "megatron-bridge",
 )
 
 
@@ -445,13 +452,15 @@ def test_launch_runs_exactly_what_its_dry_run_shows(name, monkeypatch, capsys):
     monkeypatch.delenv("CUDA_DEVICE_MAX_CONNECTIONS", raising=False)
     monkeypatch.setattr(recipes, "run_checks", lambda *args, **kwargs: [])
     launched, envs = [], []
-    monkeypatch.setattr(recipes.os, "execve", lambda file, argv, env: (launched.append(argv), envs.append(env)))
+    monkeypatch.setattr(
+        recipes.os, "execve", lambda file, argv, env: (launched.append(argv), envs.append(env))
+    )
     assert recipes.main(["launch", name, "--dry-run", "trainer.total_epochs=1"]) == exitcodes.DONE
     shown = shlex.split(capsys.readouterr().out.split("would run:\n  ", 1)[1].split("\n", 1)[0])
     recipes.main(["launch", name, "trainer.total_epochs=1"])
     # the shown line is `VAR=value ... command`: the variables are what launch adds to the environment
     prefix = shown[: next(i for i, t in enumerate(shown) if not re.fullmatch(r"[A-Z_]+=.*", t))]
-    assert launched == [shown[len(prefix):]]
+    assert launched == [shown[len(prefix) :]]
     assert all(envs[0][k] == v for k, v in (t.split("=", 1) for t in prefix))
     argv = launched[0]
     kind = RECIPES[name].kind

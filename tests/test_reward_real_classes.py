@@ -116,7 +116,10 @@ def test_a_short_coarse_answer_is_the_judges_unless_the_gold_holds_it():
     assert rule_verdict("11", "11.2", "numeric") is UNDECIDED
 
 
-_SCALE_NOTES = {"thousand": ["(in thousands)", "(thousands)"], "million": ["(millions)", "(RMB' Million)", "(€m)"]}
+_SCALE_NOTES = {
+    "thousand": ["(in thousands)", "(thousands)"],
+    "million": ["(millions)", "(RMB' Million)", "(€m)"],
+}
 
 
 @given(st.integers(100, 999_999), st.sampled_from(sorted(_SCALE_NOTES)), st.data())

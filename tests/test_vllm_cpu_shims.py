@@ -39,7 +39,9 @@ print(json.dumps(seen))
 @pytest.fixture(scope="module")
 def seen() -> dict:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FINR1_SMOKE")}
-    done = subprocess.run([sys.executable, "-c", PROBE], env=environ, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=environ, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

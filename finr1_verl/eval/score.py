@@ -34,7 +34,14 @@ EVAL_SCORING = ScoreSettings(lenient=True, judge_any_shape=True)
 
 
 # The scoring settings an evaluation report records (the judge is described by the runner).
-PROTOCOL_FIELDS = ("mode", "lenient", "think_in_prompt", "max_answer_chars", "judge_any_shape", "rules_version")
+PROTOCOL_FIELDS = (
+    "mode",
+    "lenient",
+    "think_in_prompt",
+    "max_answer_chars",
+    "judge_any_shape",
+    "rules_version",
+)
 
 
 def protocol(settings: ScoreSettings) -> dict[str, Any]:

@@ -149,7 +149,9 @@ class LLMClient:
         extra = dict(extra_body or {})
         self.stats.add("requests")
         if not (reproducible and use_cache):
-            return await self._finish(self._send(payload, extra, timeout_s or self.timeout_s, accept, deadline=deadline))
+            return await self._finish(
+                self._send(payload, extra, timeout_s or self.timeout_s, accept, deadline=deadline)
+            )
 
         key_parts = [payload, extra, getattr(accept, "__qualname__", None)]
         key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()
@@ -269,7 +271,9 @@ class LLMClient:
             attempts += 1
             left = timeout_s if deadline is None else min(timeout_s, deadline - time.monotonic())
             if left <= 0:  # a backoff sleep overshot the deadline
-                raise LLMError(DEADLINE, f"deadline reached after {attempts - 1} attempts; last error: {last}")
+                raise LLMError(
+                    DEADLINE, f"deadline reached after {attempts - 1} attempts; last error: {last}"
+                )
             try:
                 result = await self._attempt(state, endpoint, payload, extra, left, attempts)
                 if accept is not None and not accept(result.content):

@@ -128,5 +128,9 @@ def rule_outcome(record: RealOutput, settings: ScoreSettings | None = None) -> J
     elif assessment.guard is not None:
         outcome = "guarded"
     else:
-        outcome = {Verdict.EQUAL: "equal", Verdict.UNDECIDED: "undecided"}.get(assessment.verdict, "different")
-    return Judged(record, outcome, assessment.answer, assessment.guard, sample.answer_type, assessment.needs_judge)
+        outcome = {Verdict.EQUAL: "equal", Verdict.UNDECIDED: "undecided"}.get(
+            assessment.verdict, "different"
+        )
+    return Judged(
+        record, outcome, assessment.answer, assessment.guard, sample.answer_type, assessment.needs_judge
+    )

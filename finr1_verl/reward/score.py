@@ -333,7 +333,9 @@ async def _judge(assessment: Assessment, sample: Sample, settings: ScoreSettings
 async def _verdict(judge: AnswerJudge, answer: str, sample: Sample, deadline_s: float) -> JudgeResult:
     """The judge's verdict within ``deadline_s``: the client stops retrying at the deadline, and the
     wait itself (endpoint queues included) is cut there too, as a judge fault."""
-    call = judge.judge(answer, sample.readings, question=sample.question, choices=sample.choices, deadline_s=deadline_s)
+    call = judge.judge(
+        answer, sample.readings, question=sample.question, choices=sample.choices, deadline_s=deadline_s
+    )
     try:
         return await asyncio.wait_for(call, deadline_s)
     except TimeoutError as exc:

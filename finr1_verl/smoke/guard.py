@@ -214,11 +214,15 @@ def guarded_run(
             sys.stderr.write(message)
     else:
         code = TIMEOUT_STATUS if timed_out else proc.returncode
-    return Guarded(code, "".join(lines), timed_out, fatal[0] if fatal else None, guard.removed_shm, guard.killed)
+    return Guarded(
+        code, "".join(lines), timed_out, fatal[0] if fatal else None, guard.removed_shm, guard.killed
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m finr1_verl.smoke.guard", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m finr1_verl.smoke.guard", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--timeout", type=float, required=True, help="seconds before the run is killed")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     args = parser.parse_args(argv)
@@ -229,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     if done.timed_out:
         print(f"[finr1] guard: {command[0]} killed after {args.timeout:.0f} s", file=sys.stderr)
     if done.removed_shm:
-        print(f"[finr1] guard: removed {len(done.removed_shm)} /dev/shm entries the run left", file=sys.stderr)
+        print(
+            f"[finr1] guard: removed {len(done.removed_shm)} /dev/shm entries the run left", file=sys.stderr
+        )
     return done.returncode
 
 

@@ -89,4 +89,6 @@ def run_grpo(
     )
     (save_dir / "run.log").write_text(done.stdout)
     metrics = {row["step"]: row["data"] for row in _read_jsonl(save_dir / "metrics.jsonl")}
-    return GrpoRun(done.returncode, done.stdout, save_dir, metrics, done.timed_out, done.engine_error, done.removed_shm)
+    return GrpoRun(
+        done.returncode, done.stdout, save_dir, metrics, done.timed_out, done.engine_error, done.removed_shm
+    )
