@@ -81,7 +81,7 @@ evaluate_samples() {
 
 # --- CPU smoke chain -----------------------------------------------------------------------------
 cpu_chain() {
-  local out data model sft_model grpo_hf judge_ready
+  local out data model sft_model grpo_hf judge_ready grpo_judge=() eval_judge=()
   mkdir -p "$OUT_DIR"
   out="$(cd "$OUT_DIR" && pwd)"
   data="$out/data" model="$out/tiny-model" grpo_hf="$out/grpo-hf"
@@ -99,17 +99,21 @@ cpu_chain() {
     JUDGE_MODEL="$model" JUDGE_LOG_DIR="$out/judge" JUDGE_READY_FILE="$judge_ready" bash scripts/serve_judge.sh --cpu
     read -r FINR1_JUDGE_URLS FINR1_JUDGE_MODEL _ <"$judge_ready"
     export FINR1_JUDGE_URLS FINR1_JUDGE_MODEL
+    # The served judge is the random tiny model: its free-text verdicts rarely parse, so vLLM's
+    # structured output holds every reply to a verdict (judge errors then mean a plumbing fault).
+    grpo_judge=(reward.custom_reward_function.reward_kwargs.structured_output=true)
+    eval_judge=(--structured-output)
   fi
   echo "[finr1] 4/6 GRPO: recipes/run_fin_r1_grpo.sh --smoke from $sft_model (verl's PPO trainer, vLLM rollout, 2 steps)"
   MODEL_PATH="$sft_model" DATA_DIR="$data" SAVE_DIR="$out/grpo" bash recipes/run_fin_r1_grpo.sh --smoke \
-    >"$out/grpo.log" 2>&1 || { tail -n 40 "$out/grpo.log" >&2; exit 1; }
+    "${grpo_judge[@]}" >"$out/grpo.log" 2>&1 || { tail -n 40 "$out/grpo.log" >&2; exit 1; }
   grep -o "step:[0-9] .*" "$out/grpo.log" | grep -o "^step:[0-9]\|critic/score/mean:[0-9.]*\|actor/grad_norm:[0-9.e-]*" | paste -sd' ' -
   echo "[finr1] 5/6 export: verl's model merger, GRPO actor -> Hugging Face"
   python -m verl.model_merger merge --backend fsdp --local_dir "$out/grpo/global_step_2/actor" \
     --target_dir "$grpo_hf" >"$out/export.log" 2>&1 || { tail -n 40 "$out/export.log" >&2; exit 1; }
   echo "[finr1] 6/6 eval: finr1-eval --backend vllm, $EVAL_ITEMS items of every shipped benchmark sample"
   evaluate_samples "$grpo_hf" "GRPO tiny (CPU smoke)" "$out/eval" --backend vllm --max-model-len 1024 \
-    --max-tokens 64
+    --max-tokens 64 "${eval_judge[@]}"
   echo "[finr1] done. Where everything went:"
   printf '  %-26s %s\n' "data (parquet, report)" "$data" "tiny base model" "$model" \
     "SFT checkpoints, log" "$out/sft, $out/sft.log" "SFT model (HF)" "$sft_model" \
