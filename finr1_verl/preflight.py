@@ -249,7 +249,7 @@ def check_multi_node(cfg: DictConfig, kind: str, nodes: int, environ: Mapping[st
 
 
 def _node_report() -> tuple[str, str, str]:
-    """(finr1_verl's version or the import error, its file, the interpreter): run on each Ray node."""
+    """(finr1_verl's version or the import error, its folder, the host name): run on each Ray node."""
     import platform
 
     try:

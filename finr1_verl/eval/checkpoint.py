@@ -20,12 +20,16 @@ def _is_hf_model(path: Path) -> bool:
     return (path / "config.json").exists() and any(path.glob("*.safetensors"))
 
 
+def _step_dir(path: Path) -> Path:
+    """A checkpoint root's latest ``global_step_N`` folder; any other folder as it is."""
+    latest = path / "latest_checkpointed_iteration.txt"
+    return path / f"global_step_{latest.read_text().strip()}" if latest.exists() else path
+
+
 def megatron_hf_dir(path: Path) -> Path | None:
     """The Hugging Face export a Megatron checkpoint carries (``actor/model/huggingface`` for GRPO,
     ``model/huggingface`` for SFT: ``verl/utils/megatron_utils.py::get_hf_model_checkpoint_path``)."""
-    latest = path / "latest_checkpointed_iteration.txt"
-    if latest.exists():
-        path = path / f"global_step_{latest.read_text().strip()}"
+    path = _step_dir(path)
     # ``path / "model"`` also covers a given ``actor/`` folder
     for hf in (path / "actor" / "model" / "huggingface", path / "model" / "huggingface"):
         if _is_hf_model(hf):
@@ -35,9 +39,7 @@ def megatron_hf_dir(path: Path) -> Path | None:
 
 def actor_dir(path: Path) -> Path | None:
     """The FSDP actor folder of a verl checkpoint root, step folder or actor folder; None if not one."""
-    latest = path / "latest_checkpointed_iteration.txt"
-    if latest.exists():
-        path = path / f"global_step_{latest.read_text().strip()}"
+    path = _step_dir(path)
     if (path / "actor").is_dir():
         path = path / "actor"
     return (

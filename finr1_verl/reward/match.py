@@ -229,7 +229,7 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
         # A table row or sentence that marks one value ("The level 1 FVPL is **14,766** (RMB' Million)."):
         # that value is its answer. For a year gold the marked value is the figure of the year asked
         # for ("Fiscal 2018: **918** | Fiscal 2017: 814"): a question for the judge.
-        stated = stated_span(candidate) if "**" in candidate else None
+        stated = stated_span(candidate)
         stated_number = parse_number(stated) if stated is not None else None
         if stated_number is not None:
             verdict = compare_numbers(stated_number, gold_number)

@@ -227,6 +227,8 @@ def stated_span(text: str) -> str | None:
     a lone ``**`` it closes or opens ("…execution): 0.12711** (document units…)", "in 2018: **2"); a
     parenthesis without digits right after the span is its scale ("**14,766** (RMB' Million)").
     """
+    if "**" not in text:
+        return None
     if text.count("**") == 1:
         before, _, after = text.partition("**")
         closing = not after[:1].strip() or after[:1] in ".,;:)"

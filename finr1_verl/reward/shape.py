@@ -65,7 +65,7 @@ def judge_shape(
     if answer_type == "numeric":
         if not any(parse_number(gold) for gold in golds):
             return True
-        stated = stated_span(answer) if "**" in answer else None
+        stated = stated_span(answer)
         return _numeric_shape(answer) or (stated is not None and _numeric_shape(stated))
     return True
 
