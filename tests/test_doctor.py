@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from finr1_verl import doctor, exitcodes, preflight
+from finr1_verl import doctor, exitcodes, preflight, verl_pins
 from finr1_verl.recipes import compose_recipe, dry_run, main, run_checks
 from tests.support.shared_data import shared_path
 
@@ -45,8 +45,8 @@ def data_dir(tmp_path_factory) -> Path:
 
 def _pinned(name: str, extras=("vllm", "fsdp", "megatron")) -> str | None:
     """The version verl pins for ``name`` (what a correct GPU install has)."""
-    for req in doctor.verl_requirements(extras):
-        if doctor._canonical(req.name) == name:
+    for req in verl_pins.requirements(extras, verl_pins.installed_requires()):
+        if verl_pins.canonical(req.name) == name:
             pins = [s.version for s in req.specifier if s.operator == "=="]
             return pins[0] if pins else "1.0"
     return None
@@ -190,8 +190,9 @@ def test_versions_are_checked_against_verls_own_extras(gpu_node, data_dir, tiny_
     gpu_node.setattr(doctor, "installed_version", lambda name: versions.get(name, _pinned(name)))
     lines = failures("sft", good_sft(data_dir, tiny_model_dir))
     assert lines[0] == (
-        "FAIL  torch: 2.10.0 installed, verl[vllm,fsdp] requires ==2.11.0 -> reinstall the GPU route (README, "
-        "Install; ensure_venv gpu in scripts/_venv.sh): torch first, flash-attn without build isolation, then .[gpu]"
+        "FAIL  torch: 2.10.0 installed, verl[vllm,fsdp] requires ==2.11.0 -> use verl's image (docker/Dockerfile) "
+        "or reinstall the pip route (README, Install; ensure_venv gpu in scripts/_venv.sh): verl's torch first, "
+        "flash-attn without build isolation, then .[gpu]"
     )
     assert lines[1].startswith("FAIL  vllm: not installed (verl[vllm,fsdp] requires ==0.24.0)")
     assert code("sft", good_sft(data_dir, tiny_model_dir)) == exitcodes.FAILED
@@ -374,34 +375,6 @@ def test_flags_go_anywhere_and_from_base_has_an_environment_form(
 
 
 # --- install routes ---------------------------------------------------------------------------
-def test_the_gpu_install_reads_verls_own_pins():
-    assert doctor.pins("vllm,fsdp", ["torch", "flash-attn"]) == ["torch==2.11.0", "flash-attn==2.8.3"]
-    with pytest.raises(SystemExit, match="does not require"):
-        doctor.pins("vllm,fsdp", ["megatron-core"])
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "finr1_verl.doctor",
-            "pins",
-            "vllm,fsdp",
-            "torch",
-            "torchvision",
-            "torchaudio",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert proc.stdout.split() == [
-        f"{name}{req.specifier}"
-        for name in ("torch", "torchvision", "torchaudio")
-        for req in doctor.verl_requirements(["fsdp"])
-        if req.name == name
-    ]
-
-
 def test_the_megatron_install_route_outside_the_container_points_to_it():
     proc = subprocess.run(
         ["bash", "-c", "source scripts/_venv.sh && ensure_venv megatron"],

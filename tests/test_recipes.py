@@ -343,7 +343,12 @@ def test_pipeline_dry_run_prints_the_plan_for_this_machine():
     gpu = run_script(
         "scripts/run_pipeline.sh", "--dry-run", N_GPUS_PER_NODE="8", MODEL_PATH="Qwen/Qwen2.5-7B-Instruct"
     )
-    assert "GPU chain on 8 GPU(s)" in gpu.stdout and "finr1-verl[gpu]" in gpu.stdout
+    assert "GPU chain on 8 GPU(s)" in gpu.stdout and "finr1-verl[gpu], pip route" in gpu.stdout
+    assert "the default GPU route is verl's image: docker build -f docker/Dockerfile" in gpu.stdout
+    image = run_script(
+        "scripts/run_pipeline.sh", "--dry-run", N_GPUS_PER_NODE="8", FINR1_IMAGE="verlai/verl:x"
+    )
+    assert "install  : verl's image verlai/verl:x: its Python" in image.stdout
 
 
 # --- verl components fed by the recipes ---------------------------------------------------------
