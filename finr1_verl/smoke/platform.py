@@ -1,4 +1,4 @@
-"""A CPU platform for verl plus the CPU rollout backend, loaded through verl's own plugin hooks.
+"""A CPU platform for verl, loaded through verl's own plugin hooks.
 
 verl 0.9.1 ships platforms for CUDA, NPU and ROCm only and falls back to "nvidia" on a CPU-only
 machine.  verl imports this module in every process (trainer driver, Ray workers, torchrun ranks)
