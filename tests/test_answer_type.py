@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from finr1_verl.data.records import Example
 from finr1_verl.data.render import render_question
 from finr1_verl.prompts import BOXED_INSTRUCTION_EN
 from finr1_verl.reward.answer_type import classify_answer
 from finr1_verl.reward.labels import canonical_label
-from finr1_verl.reward.numbers import parse_number
+from finr1_verl.reward.numbers import is_plain_number, parse_number
 from tests.support.shared_data import shared_path
 
 NUMERIC_FORMS = ["17.7 percent", "1.2 bn", "(1,234)", "−5.3", "12 bps", "¥300", "USD 5 million", "3/4"]
@@ -56,3 +58,11 @@ def test_numeric_exactly_when_the_reward_reads_a_number_on_real_golds():
             assert canonical_label(gold) is not None
             continue
         assert (kind == "numeric") is (parse_number(gold) is not None), gold
+
+
+@given(st.from_regex(r"-?[0-9]{1,12}(\.[0-9]{1,8})?%?", fullmatch=True))
+def test_a_plain_number_is_numeric_without_the_label_fold(gold):
+    """classify_answer decides plain numbers first: sound because none is a label or a letter."""
+    assert is_plain_number(gold) and canonical_label(gold) is None
+    assert classify_answer(gold) == classify_answer(gold, {"A": "x", "B": "y"}) == "numeric"
+    assert parse_number(gold) is not None

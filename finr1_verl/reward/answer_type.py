@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 
 from finr1_verl.reward.labels import canonical_label
-from finr1_verl.reward.numbers import parse_number
+from finr1_verl.reward.numbers import is_plain_number, parse_number
 
 # The longest answer the rules compare (finr1_verl.reward.match reads it as MAX_ANSWER_CHARS).
 MAX_GOLD_CHARS = 4_096
@@ -47,6 +47,8 @@ def classify_answer(gold: str, choices: Mapping[str, str] | None = None) -> str:
     gold = str(gold).strip()
     if not gold or len(gold) > MAX_GOLD_CHARS:
         return "text"
+    if is_plain_number(gold):  # the common gold; no label, letter or yes/no word is written so
+        return "numeric"
     label = canonical_label(gold)
     if label in ("yes", "no"):
         return "boolean"

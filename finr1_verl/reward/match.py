@@ -255,18 +255,18 @@ def compare_numbers(candidate: Number, gold: Number) -> Verdict:
     if _is_plain_year(candidate) and _is_plain_year(gold):
         # Two years are never a rounding of each other, though they are within PLAUSIBLE_BAND.
         return Verdict.EQUAL if candidate.value == gold.value else Verdict.DIFFERENT
-    caps = (_rounding_cap(candidate, MIN_COARSE_CANDIDATE_DIGITS), _rounding_cap(gold, 0))
-    # The percent-number reading ("14%" as 14) is a second reading: there either side rounds only with
-    # MIN_COARSE_CANDIDATE_DIGITS digits, so "2.05%" is not EQUAL to a bare gold "2" or "2.1".
-    cross = (
-        _rounding_cap(candidate, MIN_COARSE_CANDIDATE_DIGITS),
-        _rounding_cap(gold, MIN_COARSE_CANDIDATE_DIGITS),
-    )
-    readings = [((candidate.value, candidate.ulp), (gold.value, gold.ulp), caps)]
-    if candidate.percent and not gold.percent:
-        readings.append(((candidate.value * 100, candidate.ulp * 100), (gold.value, gold.ulp), cross))
-    if gold.percent and not candidate.percent:
-        readings.append(((candidate.value, candidate.ulp), (gold.value * 100, gold.ulp * 100), cross))
+    candidate_cap = _rounding_cap(candidate, MIN_COARSE_CANDIDATE_DIGITS)
+    readings = [
+        ((candidate.value, candidate.ulp), (gold.value, gold.ulp), (candidate_cap, _rounding_cap(gold, 0)))
+    ]
+    if candidate.percent != gold.percent:
+        # The percent-number reading ("14%" as 14) is a second reading: there either side rounds only with
+        # MIN_COARSE_CANDIDATE_DIGITS digits, so "2.05%" is not EQUAL to a bare gold "2" or "2.1".
+        cross = (candidate_cap, _rounding_cap(gold, MIN_COARSE_CANDIDATE_DIGITS))
+        if candidate.percent:
+            readings.append(((candidate.value * 100, candidate.ulp * 100), (gold.value, gold.ulp), cross))
+        else:
+            readings.append(((candidate.value, candidate.ulp), (gold.value * 100, gold.ulp * 100), cross))
     verdicts = [compare_values(*left, *right, *limits) for left, right, limits in readings]
     if Verdict.EQUAL in verdicts:
         if candidate.currency and gold.currency and candidate.currency != gold.currency:
@@ -290,11 +290,17 @@ def _plausible(candidate: Number, gold: Number) -> bool:
     c_ulp, g_ulp = _integer_ulp(candidate), _integer_ulp(gold)
     if abs(c - g) <= max(c_ulp, g_ulp) / 2 * (1 + 1e-9):
         return True
-    return any(
-        abs(c * step - g) <= max(PLAUSIBLE_BAND * g, max(c_ulp * step, g_ulp) / 2 * (1 + 1e-9))
-        or abs(c - g * step) <= max(PLAUSIBLE_BAND * c, max(c_ulp, g_ulp * step) / 2 * (1 + 1e-9))
-        for step in _RESCALES
-    )
+    # Per step: within PLAUSIBLE_BAND, or within half a unit of the coarser side's last digit after the
+    # rescale (the checks above, with one side multiplied by the step); the hot loop of a DIFFERENT verdict.
+    band_c, band_g, half = PLAUSIBLE_BAND * c, PLAUSIBLE_BAND * g, (1 + 1e-9) / 2
+    for step in _RESCALES:
+        up = c_ulp * step
+        if abs(c * step - g) <= (band_g if band_g > (t := (up if up > g_ulp else g_ulp) * half) else t):
+            return True
+        down = g_ulp * step
+        if abs(c - g * step) <= (band_c if band_c > (t := (down if down > c_ulp else c_ulp) * half) else t):
+            return True
+    return False
 
 
 def _integer_ulp(number: Number) -> float:

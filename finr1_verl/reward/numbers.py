@@ -179,6 +179,11 @@ def parse_number(text: str) -> Number | None:
     return _parse(text.strip())
 
 
+def is_plain_number(text: str) -> bool:
+    """``text`` is a bare decimal number, optionally signed and with a percent sign ("-12.5", "14%")."""
+    return _PLAIN.fullmatch(text) is not None
+
+
 def clear_number_cache() -> None:
     """Forget cached parses (to measure the cold-cache cost)."""
     _parse.cache_clear()
