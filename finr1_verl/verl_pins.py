@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-# The verl release the project pins (pyproject.toml; tests/test_verl_pins.py keeps the two equal).
+# The verl release the project pins (pyproject.toml; tests/test_gpu_install_route.py keeps the two equal).
 VERL_VERSION = "0.9.1"
 
 

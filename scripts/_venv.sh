@@ -6,7 +6,8 @@
 #                CUDA; without it flash-attn is compiled from source after `python -m finr1_verl.preflight
 #                flash-attn-build` confirms CUDA_HOME and a matching nvcc (MAX_JOBS, default 8)
 #   FINR1_PIP_REPORT_DIR    GPU route: pip dry runs instead of installs, one `--report` JSON per step in
-#                this folder (what each step would install; only metadata is fetched)
+#                this folder (what each step would install; only metadata is fetched, and only
+#                `packaging`, which reading the pins needs, is installed)
 #   FINR1_IMAGE  set in docker/Dockerfile: the container's Python already holds verl's stack (the
 #                megatron route also takes any Python where megatron.core and transformer_engine import)
 # ensure_venv EXTRAS   e.g. ensure_venv test,dev   or   ensure_venv gpu
@@ -97,7 +98,7 @@ _finr1_gpu_route() {
   pins="$(python -m finr1_verl.verl_pins vllm,fsdp torch torchvision torchaudio flash-attn)" || return 1
   torch_pins="${pins% *}"
   flash_pin="${pins##* }"
-  held="${VIRTUAL_ENV:-$PWD}/.finr1-verl-pins.txt"
+  held="$VIRTUAL_ENV/.finr1-verl-pins.txt"  # ensure_venv has activated the venv
   printf '%s\n' $pins >"$held"
   echo "[finr1] 1. verl's torch: $torch_pins (constraints for every later step: $held)"
   # shellcheck disable=SC2086

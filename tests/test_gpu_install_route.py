@@ -80,10 +80,14 @@ def _stand_in_flash_attn(folder: Path) -> Path:
     return wheel
 
 
+def _items(report: Path) -> list[dict]:
+    return json.loads(report.read_text(encoding="utf-8"))["install"]
+
+
 def _resolved(report: Path) -> dict[str, list[str]]:
     """Package name -> the versions a dry-run report would install (a list, to catch duplicates)."""
     found: dict[str, list[str]] = {}
-    for item in json.loads(report.read_text(encoding="utf-8"))["install"]:
+    for item in _items(report):
         found.setdefault(verl_pins.canonical(item["metadata"]["name"]), []).append(
             item["metadata"]["version"]
         )
@@ -91,8 +95,7 @@ def _resolved(report: Path) -> dict[str, list[str]]:
 
 
 def _wheel_urls(report: Path) -> dict[str, str]:
-    items = json.loads(report.read_text(encoding="utf-8"))["install"]
-    return {verl_pins.canonical(i["metadata"]["name"]): i["download_info"]["url"] for i in items}
+    return {verl_pins.canonical(i["metadata"]["name"]): i["download_info"]["url"] for i in _items(report)}
 
 
 @pytest.mark.timeout(900)
