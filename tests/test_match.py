@@ -44,7 +44,13 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         ("0.14464", "14%", EQUAL),
         ("14", "14%", EQUAL),
         ("14.46%", "14.464", EQUAL),
-        ("14.46", "0.14464", UNDECIDED),  # exactly x100: a percent number for a fraction gold
+        ("14.46429", "0.14464", EQUAL),  # percent points that spell a fraction gold out
+        ("14.46", "0.14464", UNDECIDED),  # percent points coarser than the gold: the judge
+        ("25", "0.25", UNDECIDED),  # too few digits for a second reading
+        ("0.14464", "14.46429", UNDECIDED),  # a fraction for a gold in points: never EQUAL
+        ("1446.429", "14.46429", UNDECIDED),  # a gold of 10 or more is not a fraction
+        ("36.03356", "36%", EQUAL),  # a bare answer in points against a percent gold, as it rounds
+        ("36.9", "36%", DIFFERENT),  # outside the gold's rounding
         ("500", "5", UNDECIDED),  # exactly x100: never EQUAL, not confidently DIFFERENT
         ("0.05", "5", UNDECIDED),
         ("0.06", "5", DIFFERENT),

@@ -12,7 +12,12 @@ import pytest
 from finr1_verl.data.sources.fincuge import FINFE_LABELS
 from finr1_verl.data.sources.tfns import TFNS_LABELS
 from finr1_verl.reward.labels import normalize_text
-from finr1_verl.reward.match import MIN_COARSE_CANDIDATE_DIGITS, Verdict, rule_verdict
+from finr1_verl.reward.match import (
+    MIN_COARSE_CANDIDATE_DIGITS,
+    MIN_SECOND_WINDOW_DIGITS,
+    Verdict,
+    rule_verdict,
+)
 from finr1_verl.reward.score import read_sample
 from tests.fixtures.answer.pairs import (
     convfinqa_pairs,
@@ -38,10 +43,36 @@ def _significant_digits(text: str) -> int:
         return 99
 
 
+def _readings(text: str) -> list[tuple[Decimal, bool]]:
+    """A plain numeral's values, each with whether it is the percent-number reading ("14%": 0.14, 14);
+    none for anything else."""
+    body = text.strip()
+    try:
+        number = Decimal(body.removesuffix("%"))
+    except InvalidOperation:
+        return []
+    return [(number / 100, False), (number, True)] if body.endswith("%") else [(number, False)]
+
+
 def _coarse(candidate: str, gold: str) -> bool:
-    """A candidate with fewer than MIN_COARSE_CANDIDATE_DIGITS digits, written more coarsely than the gold."""
+    """A pair the rules leave to the judge: a candidate of fewer than MIN_COARSE_CANDIDATE_DIGITS digits
+    written more coarsely than the gold, or a pair that matches only in a second window of a side with
+    fewer than MIN_SECOND_WINDOW_DIGITS digits - a truncation ("6.88" and 6.88702, either way) or the
+    percent number of a coarse candidate ("1.11%" for 1.11111)."""
     digits = _significant_digits(candidate)
-    return digits < MIN_COARSE_CANDIDATE_DIGITS and digits < _significant_digits(gold)
+    if digits < MIN_COARSE_CANDIDATE_DIGITS and digits < _significant_digits(gold):
+        return True
+    for coarse, fine, percent_number_counts in ((candidate, gold, True), (gold, candidate, False)):
+        if _significant_digits(coarse) >= min(MIN_SECOND_WINDOW_DIGITS, _significant_digits(fine)):
+            continue
+        for value, percent_number in _readings(coarse):
+            unit = Decimal(10) ** value.as_tuple().exponent
+            for other, _ in _readings(fine):
+                if percent_number and percent_number_counts and abs(other - value) <= unit / 2:
+                    return True
+                if not percent_number and unit / 2 < abs(other) - abs(value) < unit:
+                    return True
+    return False
 
 
 def test_convfinqa_human_answers_equal_executed_values_both_ways():

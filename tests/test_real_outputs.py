@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,18 @@ def test_bad_records_name_the_file_line_and_field(tmp_path, line, message):
     path.write_text("\n" + line + "\n", encoding="utf-8")
     with pytest.raises(CorpusError, match=f"bad.jsonl:2: .*{message}"):
         load_file(path)
+
+
+def test_the_benchmark_meets_the_reward_targets_on_every_numeric_part(tmp_path):
+    """``bench/bench_real_outputs.py`` as a user runs it: on every file and part, correct numeric answers
+    zeroed with no judge call stay at or under 5%, and the figures it writes add up."""
+    out = tmp_path / "figures.json"
+    script = CORPUS.parents[2] / "bench" / "bench_real_outputs.py"
+    subprocess.run([sys.executable, str(script), "--json", str(out)], check=True, capture_output=True)
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    numeric = {key: s for key, s in figures.items() if key.endswith("/numeric")}
+    assert len(numeric) == 2 * len(load_corpus(CORPUS))
+    for key, s in numeric.items():
+        assert s["correct_zeroed"] <= 0.05 * s["correct"], key
+        assert s["correct_equal"] + s["correct_undecided"] + s["correct_zeroed"] == s["correct"], key
+        assert s["judge_calls"] <= s["n"], key

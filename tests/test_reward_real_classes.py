@@ -37,6 +37,22 @@ def test_x100_of_a_fraction_is_never_different(fraction, sign, places, percent, 
     assert numeric(gold, f"{value:.{places}f}{percent}") is not DIFFERENT  # and the reverse
 
 
+@given(st.integers(1_000, 999_999).map(lambda n: n / 100_000), SIGNS, st.integers(2, 5))
+def test_percent_points_that_spell_a_fraction_gold_out_are_equal(fraction, sign, places):
+    """A bare answer in percent points with 4+ informative digits, no coarser than a fraction gold of 3+
+    digits under 10 in magnitude, is EQUAL; a fraction for a gold in points never is."""
+    gold = f"{sign * fraction:.5f}"
+    points = f"{sign * fraction * 100:.{places}f}"
+    gold_digits = len(gold.lstrip("-0.").rstrip("0"))
+    points_digits = len(points.lstrip("-0.").replace(".", "").rstrip("0"))
+    if places >= 3 and gold_digits >= 3 and points_digits >= 4:
+        assert numeric(points, gold) is EQUAL, (points, gold)
+    assert numeric(gold, points) is not EQUAL
+    assert numeric(points, gold) is not DIFFERENT
+    # a bare answer in points against a percent gold
+    assert numeric(f"{float(points):.6g}", f"{float(points):.2f}%") is EQUAL
+
+
 @given(st.integers(10_000, 10_000_000), st.sampled_from([1e3, 1e6]), st.booleans())
 def test_one_scale_step_is_never_different(units, step, up):
     gold = units / 100

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import random
 import sys
@@ -189,31 +190,49 @@ def check_hack_corpus(samples: Sequence[Sample], rng: random.Random, progress) -
 
 
 def short_answers() -> list[str]:
-    """Fixed answers of 1-3 significant digits at decimal positions 10^-3..10^3, with and without ``%``."""
-    mantissas = [str(m) for m in (*range(1, 10), *range(10, 100), *range(100, 1000, 13))]
+    """Every fixed answer of 1-3 significant digits at decimal positions 10^-3..10^3, with and without ``%``."""
     answers = set()
-    for mantissa in mantissas:
+    for mantissa in range(1, 1000):
+        digits = len(str(mantissa))
         for shift in range(-3, 4):
-            value = f"{int(mantissa) * 10.0 ** (shift - len(mantissa) + 1):.6f}".rstrip("0").rstrip(".")
+            value = f"{mantissa * 10.0 ** (shift - digits + 1):.6f}".rstrip("0").rstrip(".")
             answers.update((value, f"{value}%"))
     return sorted(answers)
 
 
+# A rule EQUAL is within MAX_PERCENT_ROUNDING_GAP of the coarser side: a gold outside this factor of a
+# reading of the answer (its value, x100, /100) cannot be EQUAL to it.
+_NEAR = 1.25
+
+
 def check_short_answers(samples: Sequence[Sample], progress) -> Check:
-    # distinct by value ("1", "1.0" and "100%" are one gold), parsed once: a short answer always parses,
-    # so comparing parsed numbers is rule_verdict's numeric path
-    by_value: dict[tuple, list[Number]] = {}
+    # distinct by the value of the written gold ("1", "1.0" and "100%" are one gold; a row that also holds
+    # an executed value is the same gold), every reading compared; a short answer always parses, so
+    # comparing parsed numbers is rule_verdict's numeric path
+    by_value: dict[float, list[Number]] = {}
     for sample in samples:
         if sample.answer_type == "numeric" and reads_as_quantity(sample.readings[0]):
             numbers = [n for n in map(parse_number, sample.readings) if n is not None]
-            by_value.setdefault(tuple(sorted({round(n.value, 12) for n in numbers})), numbers)
-    golds = parsed = list(by_value.values())
+            if numbers:
+                by_value.setdefault(round(numbers[0].value, 12), []).extend(numbers)
+    golds = list(by_value.values())
     if not golds:
         return Check("short_answers", 0, 0, "no numeric rows", informational=True)
+    # the positive gold values in order, so each answer is compared only with the golds near its readings
+    # (a positive answer is never EQUAL to a negative gold or to zero)
+    index = sorted((n.value, i) for i, numbers in enumerate(golds) for n in numbers if n.value > 0)
+    values = [value for value, _ in index]
     worst, worst_answer = 0, ""
     for answer in progress(short_answers(), "short answers"):
         number = parse_number(answer)
-        hits = sum(any(compare_numbers(number, g) is Verdict.EQUAL for g in gold) for gold in parsed)
+        near = set()
+        for reading in (number.value, number.value * 100, number.value / 100):
+            low, high = (
+                bisect.bisect_left(values, reading / _NEAR),
+                bisect.bisect_right(values, reading * _NEAR),
+            )
+            near.update(i for _, i in index[low:high])
+        hits = sum(any(compare_numbers(number, g) is Verdict.EQUAL for g in golds[i]) for i in near)
         if hits > worst:
             worst, worst_answer = hits, answer
     share = worst / len(golds)

@@ -13,7 +13,7 @@ that no fixed answer can match unrelated golds:
 * otherwise EQUAL within :data:`RELATIVE_TOLERANCE` of the smaller magnitude (float noise in executed
   values), or within half a unit of the last digit of the less precisely written side ("60.94" vs
   "60.9412", "14%" vs "0.14464"), or as its truncation when that side has at least
-  :data:`MIN_TRUNCATION_DIGITS` significant digits (ConvFinQA writes "0.3076" for 0.30769);
+  :data:`MIN_SECOND_WINDOW_DIGITS` significant digits (ConvFinQA writes "0.3076" for 0.30769);
 * a rounding gap is never wider than a fraction of the coarse side's own value:
   :data:`MAX_ROUNDING_GAP`, or :data:`MAX_PERCENT_ROUNDING_GAP` for a percentage (whole percents are
   the customary way to state a rate, so a gold "4%" is 0.03621); a candidate written more coarsely
@@ -23,6 +23,10 @@ that no fixed answer can match unrelated golds:
   :data:`MIN_COARSE_CANDIDATE_DIGITS` (3) informative digits: a two-digit answer ("11", "11%") keeps a
   window wide enough to hit unrelated golds, so against a gold that has only a finer reading it is a
   judge question (a gold that itself holds the coarse reading, FinQA's human "14%", still matches);
+  a second window - a truncation on either side ("6.88" and 6.88702), a coarse candidate's rounding
+  in the percent-number reading ("1.11%" for 1.11111) - needs :data:`MIN_SECOND_WINDOW_DIGITS` (4),
+  so that one three-digit answer ("108%") cannot cover golds on both sides of its value in two
+  readings (these pairs go to the judge);
 * near misses are UNDECIDED, never EQUAL, so the judge decides them: a gap within one unit of the
   coarse side's last digit that the rules above do not accept, and the same magnitude with the
   opposite sign (ConvFinQA sometimes answers "decrease" questions with the magnitude);
@@ -36,7 +40,11 @@ that no fixed answer can match unrelated golds:
 
 A percent sign justifies exactly one rescale: "14%" reads as 0.14 and, against a side written
 without a percent sign, also as the percent number 14 (under the same caps; near misses count in
-the written reading only); a bare number is never rescaled by 100.  A number that matches only after
+the written reading only).  A bare number reads as percent points in two cases only: against a
+percent gold ("36.03356" for "36%"), and against a fraction gold that it spells out
+(:func:`_percent_points`: "14.46429" for 0.14464 - at least :data:`MIN_SECOND_WINDOW_DIGITS`
+informative digits, no coarser than the gold, a gold under :data:`MAX_POINTS_FRACTION` with three
+digits or more); a fraction answer for a gold in points ("0.33333" for 33.33333) is never EQUAL.  A number that matches only after
 dropping a scale word on one side ("1.5" vs "$1.5 billion"), or that matches in different
 currencies, is UNDECIDED: the units cannot be reconciled by rules.  Bounds ("more than 5", "5%以上")
 are not numbers.
@@ -62,12 +70,11 @@ from finr1_verl.reward.numbers import Number, parse_number, stated_span
 # The version of the reward's rules (format, extraction, guard, judge shapes, verdicts); recorded in the
 # reward's settings, the audit's report and every evaluation protocol, so scores from different rule sets
 # are told apart.  Bump it with any change that moves a verdict.
-RULES_VERSION = "finr1-rules-v3"
+RULES_VERSION = "finr1-rules-v4"
 RELATIVE_TOLERANCE = 1e-4
 MAX_ROUNDING_GAP = 0.05
 # Whole percents are the customary way to state a rate: a percent may round over a wider gap (4% covers 0.035).
 MAX_PERCENT_ROUNDING_GAP = 0.125
-MIN_TRUNCATION_DIGITS = 3
 # A candidate rounded more coarsely than the gold must keep this many significant digits, trailing zeros not
 # counted ("7" or "10" for 7.2 or 9.6 is a near miss).
 MIN_COARSE_CANDIDATE_DIGITS = 3
@@ -76,6 +83,13 @@ MIN_COARSE_CANDIDATE_DIGITS = 3
 # answers the rules called DIFFERENT for rounding were 0.04%-0.6% away from the gold; wrong answers
 # within 1% cost a judge call, never a reward.
 PLAUSIBLE_BAND = 0.01
+# A second window - a truncation of either side, a coarse candidate's rounding in a second reading (the
+# percent number of "14%", the percent points of a bare answer) - needs this many digits: with three, one
+# fixed answer ("108%") covers golds on both sides of its value in two readings (8 of the 1,104 distinct
+# numeric golds of the real data sets in the audit's short-answer sweep, where the limit is 0.5%).
+MIN_SECOND_WINDOW_DIGITS = 4
+# A bare answer reads as the percent points of a fraction gold only under this magnitude (a rate under 1000%).
+MAX_POINTS_FRACTION = 10.0
 # Longer answers are not a final answer; rules leave them to the judge and the reward's guards.
 MAX_ANSWER_CHARS = MAX_GOLD_CHARS
 _SCALE_STEPS = (1e3, 1e4, 1e6, 1e8, 1e9, 1e12)
@@ -255,29 +269,59 @@ def compare_numbers(candidate: Number, gold: Number) -> Verdict:
     if _is_plain_year(candidate) and _is_plain_year(gold):
         # Two years are never a rounding of each other, though they are within PLAUSIBLE_BAND.
         return Verdict.EQUAL if candidate.value == gold.value else Verdict.DIFFERENT
-    candidate_cap = _rounding_cap(candidate, MIN_COARSE_CANDIDATE_DIGITS)
-    readings = [
-        ((candidate.value, candidate.ulp), (gold.value, gold.ulp), (candidate_cap, _rounding_cap(gold, 0)))
-    ]
-    if candidate.percent != gold.percent:
-        # The percent-number reading ("14%" as 14) is a second reading: there either side rounds only with
-        # MIN_COARSE_CANDIDATE_DIGITS digits, so "2.05%" is not EQUAL to a bare gold "2" or "2.1".
-        cross = (candidate_cap, _rounding_cap(gold, MIN_COARSE_CANDIDATE_DIGITS))
+    digits = _informative_digits(candidate.value, candidate.ulp)
+    own_cap = MAX_PERCENT_ROUNDING_GAP if candidate.percent else MAX_ROUNDING_GAP
+    written = compare_values(
+        candidate.value,
+        candidate.ulp,
+        gold.value,
+        gold.ulp,
+        own_cap if digits >= MIN_COARSE_CANDIDATE_DIGITS else 0.0,
+        _rounding_cap(gold, 0),
+    )
+    verdict = written
+    points = written is not Verdict.EQUAL and _percent_points(candidate, gold, digits)
+    if written is not Verdict.EQUAL and (candidate.percent != gold.percent or points):
+        # The percent-number reading ("14%" as 14, a bare answer as percent points) is a second reading:
+        # there either side rounds only with MIN_SECOND_WINDOW_DIGITS digits ("2.05%" is not EQUAL to a
+        # bare gold "2" or "2.1", "108.5%" not to "108"), unless the bare candidate spells the gold out in
+        # percent points (_percent_points): then the gold rounds as it is written.
+        caps = (
+            own_cap if digits >= MIN_SECOND_WINDOW_DIGITS else 0.0,
+            _rounding_cap(gold, 0 if points else MIN_SECOND_WINDOW_DIGITS),
+        )
         if candidate.percent:
-            readings.append(((candidate.value * 100, candidate.ulp * 100), (gold.value, gold.ulp), cross))
+            verdict = compare_values(candidate.value * 100, candidate.ulp * 100, gold.value, gold.ulp, *caps)
         else:
-            readings.append(((candidate.value, candidate.ulp), (gold.value * 100, gold.ulp * 100), cross))
-    verdicts = [compare_values(*left, *right, *limits) for left, right, limits in readings]
-    if Verdict.EQUAL in verdicts:
+            verdict = compare_values(candidate.value, candidate.ulp, gold.value * 100, gold.ulp * 100, *caps)
+    if verdict is Verdict.EQUAL:
         if candidate.currency and gold.currency and candidate.currency != gold.currency:
             return Verdict.UNDECIDED
         return Verdict.EQUAL
-    if verdicts[0] is Verdict.UNDECIDED:  # near misses count in the written reading only
+    if written is Verdict.UNDECIDED:  # near misses count in the written reading only
         return Verdict.UNDECIDED
     return Verdict.UNDECIDED if _plausible(candidate, gold) else Verdict.DIFFERENT
 
 
 _RESCALES = (100.0, *_SCALE_STEPS)
+
+
+def _percent_points(candidate: Number, gold: Number, candidate_digits: int) -> bool:
+    """A bare candidate that spells a percent or fraction gold out in percent points ("14.46429" for 0.14464
+    or for "14.5%"): no scale or currency on either side; a gold under :data:`MAX_POINTS_FRACTION` in
+    magnitude, with a percent sign or :data:`MIN_COARSE_CANDIDATE_DIGITS` informative digits ("1" or "0.25"
+    are not read as fractions); a candidate with at least :data:`MIN_SECOND_WINDOW_DIGITS` informative
+    digits written no coarser than the gold in points (so no short answer gains a second window)."""
+    return (
+        candidate_digits >= MIN_SECOND_WINDOW_DIGITS
+        and not candidate.percent
+        and candidate.scale == gold.scale == 1
+        and candidate.currency is None
+        and gold.currency is None
+        and 0 < abs(gold.value) < MAX_POINTS_FRACTION
+        and (gold.percent or _informative_digits(gold.value, gold.ulp) >= MIN_COARSE_CANDIDATE_DIGITS)
+        and candidate.ulp <= gold.ulp * 100 * (1 + 1e-9)
+    )
 
 
 def _plausible(candidate: Number, gold: Number) -> bool:
@@ -326,7 +370,8 @@ def compare_values(
     """EQUAL / UNDECIDED (a near miss) / DIFFERENT for two written values and their last-digit units.
 
     The tolerance policy of the module docstring: a zero is exact; a rounding or truncation gap is
-    accepted only up to :data:`MAX_ROUNDING_GAP` of the coarser side's own value; a gap within one unit
+    accepted only up to :data:`MAX_ROUNDING_GAP` of the coarser side's own value, a truncation only from
+    :data:`MIN_SECOND_WINDOW_DIGITS` significant digits; a gap within one unit
     of the coarser side's last digit that is not accepted, or the same magnitude with the opposite
     sign, is a near miss left to the judge.
     """
@@ -347,7 +392,7 @@ def compare_values(
         if gap <= ulp / 2 * (1 + 1e-9):
             return Verdict.EQUAL
         truncated = fine_ulp < ulp and 0 <= abs(fine) - abs(coarse) < ulp
-        if truncated and _significant_digits(coarse, ulp) >= MIN_TRUNCATION_DIGITS:
+        if truncated and _significant_digits(coarse, ulp) >= MIN_SECOND_WINDOW_DIGITS:
             return Verdict.EQUAL
     return Verdict.UNDECIDED if gap <= ulp * (1 + 1e-9) else Verdict.DIFFERENT
 
