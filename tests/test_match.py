@@ -44,6 +44,8 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         ("0.14464", "14%", EQUAL),
         ("14", "14%", EQUAL),
         ("14.46%", "14.464", EQUAL),
+        ("0.1446%", "0.14464", UNDECIDED),  # a bare gold under 1 is a fraction: x100 off, the judge's
+        ("0.5%", "0.5", UNDECIDED),
         ("14.46429", "0.14464", EQUAL),  # percent points that spell a fraction gold out
         ("14.46", "0.14464", UNDECIDED),  # percent points coarser than the gold: the judge
         ("25", "0.25", UNDECIDED),  # too few digits for a second reading
@@ -135,6 +137,13 @@ def test_numeric_parse_keeps_written_precision():
     assert (
         percent is not None and percent.value == pytest.approx(0.145) and percent.ulp == pytest.approx(0.001)
     )
+
+
+@pytest.mark.parametrize("text", ["0/0", "0 / 0", "-0/0", "1/0"])
+def test_a_division_by_zero_is_no_number(text):
+    """Not two notations of zero ("25% / 0.25" is one value, "0/0" none)."""
+    assert parse_number(text) is None
+    assert rule_verdict(text, "0", "numeric") is not EQUAL
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,8 @@ that no fixed answer can match unrelated golds:
 
 A percent sign justifies exactly one rescale: "14%" reads as 0.14 and, against a side written
 without a percent sign, also as the percent number 14 (under the same caps; near misses count in
-the written reading only).  A bare number reads as percent points in two cases only: against a
+the written reading only) - except against a bare gold under 1, which reads as a fraction ("0.1446%"
+for 0.14464 is a factor of 100 off, the judge's).  A bare number reads as percent points in two cases only: against a
 percent gold ("36.03356" for "36%"), and against a fraction gold that it spells out
 (:func:`_percent_points`: "14.46429" for 0.14464 - at least :data:`MIN_SECOND_WINDOW_DIGITS`
 informative digits, no coarser than the gold, a gold under :data:`MAX_POINTS_FRACTION` with three
@@ -281,7 +282,10 @@ def compare_numbers(candidate: Number, gold: Number) -> Verdict:
     )
     verdict = written
     points = written is not Verdict.EQUAL and _percent_points(candidate, gold, digits)
-    if written is not Verdict.EQUAL and (candidate.percent != gold.percent or points):
+    # A bare gold under 1 reads as a fraction: "0.1446%" for 0.14464 is a factor of 100 off, the judge's.
+    bare_fraction = not gold.percent and abs(gold.value) < 1
+    cross = candidate.percent != gold.percent and not (candidate.percent and bare_fraction)
+    if written is not Verdict.EQUAL and (cross or points):
         # The percent-number reading ("14%" as 14, a bare answer as percent points) is a second reading:
         # there either side rounds only with MIN_SECOND_WINDOW_DIGITS digits ("2.05%" is not EQUAL to a
         # bare gold "2" or "2.1", "108.5%" not to "108"), unless the bare candidate spells the gold out in

@@ -101,6 +101,8 @@ _BOLD = re.compile(rf"\*\*([^*]{{1,{_MAX_SPAN_CHARS}}})\*\*")
 _SCALE_NOTE = re.compile(r"\s*\(([^()\d]{1,30})\)")
 # What may stand between two notations of one value: "25% (0.25)", "0.7701 or approximately 77.01%".
 _NOTATION_SPLIT = re.compile(r"\s*(?:\bor\b|\bi\.?e\.?|=|≈|\(|\)|,\s|;|/|，|即|或)\s*")
+# Two bare numerals around a slash are a division ("0/0"), never two notations of one value.
+_DIVISION = re.compile(r"\s*-?[\d.,]+\s*/\s*-?[\d.,]+\s*")
 _TOKEN = re.compile(r"[a-z']+|[\u4e00-\u9fff]+|\S")
 # The common case - "0.14464", "-4.4%", "60.94" - skips the general parser.
 _PLAIN = re.compile(r"(-?)(\d+)(?:\.(\d+))?(%?)")
@@ -265,6 +267,8 @@ def emphasised(text: str) -> str | None:
 
 def _same_value(text: str) -> Number | None:
     """One value written in two or three notations ("25% (0.25)"): the finer one; else None."""
+    if _DIVISION.fullmatch(text):
+        return None
     parts = [part for part in _NOTATION_SPLIT.split(text) if part.strip()]
     return one_value(parts) if 2 <= len(parts) <= 3 else None
 
