@@ -70,6 +70,9 @@ def test_think_in_prompt():
         ("计算过程……\n答案为：0.25", "0.25"),
         ("Some reasoning.\n\n**-3.2%**", "-3.2%"),
         ("<think>draft \\boxed{1}</think>the answer is 2", "2"),
+        # a cue whose line ends with a colon introduces a later line
+        ('The answer is directly stated in Document 1:\n\n"A quote."\n\n**308,000**', "308,000"),
+        ("So the answer is:\n$13,812", "$13,812"),
     ],
 )
 def test_lenient_mode(response, expected):

@@ -151,6 +151,32 @@ def test_a_sentence_marking_one_value_is_that_value(value, scale, data):
     assert judge_shape(f"The balance in 2019 is **{value}** (in thousands).", "numeric", [f"{value / 7:.4f}"])
 
 
+_DATES = [
+    "December 31, {year}",
+    "Dec. 31, {year}",
+    "31 December {year}",
+    "{year}-12-31",
+    "12/31/{year}",
+    "Q3 {year}",
+    "fiscal {year}",
+]
+
+
+# A bare 1900-2099 in a sentence reads as a year, so the stated values stay outside that range.
+@given(
+    st.integers(100, 999_999).filter(lambda v: not 1900 <= v <= 2099),
+    st.integers(1990, 2030),
+    st.sampled_from(_DATES),
+)
+def test_a_sentence_states_one_quantity_besides_its_dates(value, year, date):
+    when = date.format(year=year)
+    gold = f"${value / 10:,.1f} million"
+    assert numeric(f"The total liabilities as of {when} were ${value / 10:,.1f} million.", gold) is EQUAL
+    assert numeric(f"In both {year - 1} and {when}, there were {value} categories.", str(value)) is EQUAL
+    assert numeric(f"As of {when}, the balance was {value}.5 or {value}.", str(value)) is not EQUAL
+    assert numeric(f"{year}年12月31日的余额为{value}亿元", f"{value}亿元") is EQUAL
+
+
 @given(st.integers(1990, 2030), st.integers(1, 500))
 def test_a_year_answer_opening_a_sentence(year, amount):
     sentence = f"{year}, with costs of ${amount} million versus ${amount + 3} million in {year - 1}."

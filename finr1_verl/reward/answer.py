@@ -6,8 +6,8 @@
   answer span when there is one (nested braces handled, ``\\boxed{\\text{…}}`` unwrapped), else the
   whole span.  ``lenient=True`` is for models that ignore the tags (evaluation of base models): when
   no answer block exists it falls back to the last box in the text after the reasoning, then to the
-  last "the answer is X" / "answer: X" / "答案是X" / "答案为X" / "答案：X", then to the last
-  non-empty line.
+  last "the answer is X" / "answer: X" / "答案是X" / "答案为X" / "答案：X" (unless X ends with a colon: it
+  introduces a later line), then to the last non-empty line.
 * :func:`final_answer` - :func:`extract_answer` for a caller that already holds the answer span.
 * :func:`boxed_values` - every balanced box in a text, in order (for hedge detection).
 * :func:`count_final_answers` - how many distinct final answers a response commits to: the number
@@ -141,13 +141,16 @@ def last_boxed(text: str) -> str | None:
 
 
 def _after_cue(text: str) -> str | None:
-    """The rest of the line after the last answer cue ("the answer is", "答案是", ...)."""
+    """The rest of the line after the last answer cue ("the answer is", "答案是", ...); None when that
+    line introduces what follows ("The answer is directly stated in Document 1:")."""
     cues = list(_ANSWER_CUE.finditer(text))
     if not cues:
         return None
     last = cues[-1]
-    line = text[last.end() :].lstrip(" \t:：").split("\n", 1)[0]
-    return line.strip().rstrip(".。").strip() or None
+    line = text[last.end() :].lstrip(" \t:：").split("\n", 1)[0].strip()
+    if line.endswith((":", "：")):
+        return None
+    return line.rstrip(".。").strip() or None
 
 
 def _last_line(text: str) -> str | None:

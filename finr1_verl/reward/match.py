@@ -66,7 +66,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from finr1_verl.reward.answer import MEMO_CHARS, last_boxed
 from finr1_verl.reward.answer_type import MAX_GOLD_CHARS, classify_answer
 from finr1_verl.reward.labels import canonical_label, choice_letters, normalize_text
-from finr1_verl.reward.numbers import Number, parse_number, stated_span
+from finr1_verl.reward.numbers import Number, parse_number, stated_span, without_dates
 
 # The version of the reward's rules (format, extraction, guard, judge shapes, verdicts); recorded in the
 # reward's settings, the audit's report and every evaluation protocol, so scores from different rule sets
@@ -234,8 +234,9 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
         return _text_verdict(candidate, gold)
     candidate_number = parse_number(candidate)
     if candidate_number is None and not _is_year(gold_number):
-        # A sentence that states one quantity besides its years ("The total sales in 2019 is $1,496.5 million.")
-        candidate_number = parse_number(_YEAR.sub(" ", candidate))
+        # A sentence that states one quantity besides its dates ("The total sales in 2019 is $1,496.5 million.",
+        # "… at December 31, 2019 was $1.2 billion.")
+        candidate_number = parse_number(without_dates(candidate))
     if candidate_number is None and _is_year(gold_number):
         # "2019, with costs of $27 million versus $14 million in 2018.": the year the sentence opens with.
         lead = _LEADING_YEAR.match(candidate)
@@ -253,7 +254,6 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
     return compare_numbers(candidate_number, gold_number)
 
 
-_YEAR = re.compile(r"(?<![\d.,$])(?:19|20)\d\d(?![\d.,%])")
 _LEADING_YEAR = re.compile(r"\s*(?:in\s+)?((?:19|20)\d\d)\s*(?:,|\.|;|$)", re.IGNORECASE)
 
 

@@ -94,7 +94,20 @@ _MIXED_LATEX = re.compile(r"(?<![\d.])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{
 _MIXED_PLAIN = re.compile(r"(?<![\d.,/])(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.])")
 _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?(?![\d/])")
 _ZERO_WORD = re.compile(r"\b(?:zero|nil)\b|(?<![\u4e00-\u9fff])零(?![\u4e00-\u9fff])")
-_YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d\d(?![\d.,%])")
+_YEAR = re.compile(r"(?<![\d.,$])(?:19|20)\d\d(?![\d%]|[.,]\d)")
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_YYYY = r"(?:19|20)\d\d"
+# Dates and periods whose digits are not the quantity a sentence states: "December 31, 2019",
+# "31 Dec. 2019", "2019-12-31", "12/31/2019", "2019年12月31日", "Q3", "H1".
+_DATE = re.compile(
+    rf"(?<![\w.$])(?:{_MONTH}\s+{_DAY},?\s+{_YYYY}|{_DAY}\s+{_MONTH},?\s+{_YYYY}|{_YYYY}-\d{{1,2}}-\d{{1,2}}"
+    rf"|\d{{1,2}}/\d{{1,2}}/{_YYYY}|[qh][1-4])(?![\w%]|[.,]\d)|{_YYYY}年\d{{1,2}}月(?:\d{{1,2}}日)?",
+    re.IGNORECASE,
+)
 _MAX_SPAN_CHARS = 80
 _BOLD = re.compile(rf"\*\*([^*]{{1,{_MAX_SPAN_CHARS}}})\*\*")
 # A parenthesis without digits that gives the scale of the value before it: "(in thousands)", "(€m)".
@@ -256,12 +269,17 @@ def stated_span(text: str) -> str | None:
     return span
 
 
+def without_dates(text: str) -> str:
+    """``text`` with its dates, quarters and plain years blanked out (see ``_DATE``, ``_YEAR``)."""
+    return _YEAR.sub(" ", _DATE.sub(" ", text))
+
+
 def emphasised(text: str) -> str | None:
-    """The one bold span of a sentence whose other digits are only years ("In 2019 it was **4,411**")."""
+    """The one bold span of a sentence whose other digits are only dates ("In 2019 it was **4,411**")."""
     bold = _BOLD.findall(text)
     if len(bold) != 1:
         return None
-    outside = _YEAR.sub(" ", _BOLD.sub(" ", text))
+    outside = without_dates(_BOLD.sub(" ", text))
     return None if any(ch.isdigit() for ch in outside) else bold[0]
 
 
