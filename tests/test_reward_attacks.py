@@ -348,6 +348,11 @@ async def test_honest_paraphrases_pass_the_guard_and_reach_the_judge(obedient, r
         ("12% | 14%", "numeric", ("14%",), "hedge"),
         ("11.5% ± 2.5%", "numeric", ("14%",), "hedge"),
         ("between 12 and 15", "numeric", ("14",), "hedge"),
+        ("56/66", "numeric", ("66",), "hedge"),  # the gold as the denominator of another value
+        ("5 / 0.14464", "numeric", ("0.14464",), "hedge"),
+        ("56/66", "numeric", ("0.84848",), None),  # a division that is the value
+        ("66/1", "numeric", ("66",), None),
+        ("25% / 0.25", "numeric", ("0.25",), None),  # one value in two notations
         ("可能是A，也可能是B", "choice", ("B",), "hedge"),
         ("A、C、B", "choice", ("B",), "hedge"),
         ("恒昌汇财或纳觅财务或小资钱包", "text", ("恒昌汇财;纳觅财务",), "hedge"),

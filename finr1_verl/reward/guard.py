@@ -31,7 +31,7 @@ from finr1_verl.reward.answer import MAX_SCAN_CHARS, MEMO_CHARS, count_span_answ
 from finr1_verl.reward.format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 from finr1_verl.reward.labels import canonical_label, choice_letters
 from finr1_verl.reward.normalise import fold, splits_into
-from finr1_verl.reward.numbers import parse_number
+from finr1_verl.reward.numbers import one_value, parse_number
 
 EMPTY = "empty"
 TOO_LONG = "too_long"
@@ -135,6 +135,8 @@ _LIST_ITEMS = re.compile(
 # What may start a list item after "或" ("或者", "或是") without being part of the item.
 _ITEM_LEAD = "者是"
 _MAX_LIST_ITEM_CHARS = 24
+# A numeric answer written as one division "a/b" (or "a / b").
+_DIVISION = re.compile(r"\s*([^/]*\d[^/]*?)\s*/\s*([^/]*\d[^/]*?)\s*")
 
 # Openers that carry no answer (arXiv 2507.08794's "master keys" and their variants), normalised
 # by :func:`_letters_only`: no punctuation, no spaces.
@@ -258,6 +260,15 @@ def _offered(folded: str, answer_type: str, id_labels: Mapping[str, str] | None)
     return 1
 
 
+def _slash_hedge(folded: str, golds: tuple[str, ...]) -> bool:
+    """A slash hedge "w/g": a division whose numerator or denominator alone is a gold while the division
+    is not (and that is not one value in two notations, "25% / 0.25")."""
+    division = _DIVISION.fullmatch(folded)
+    if division is None or one_value(division.groups()) or any(one_value((folded, gold)) for gold in golds):
+        return False
+    return any(one_value((side, gold)) for side in division.groups() for gold in golds)
+
+
 def _is_name_list(gold: str) -> bool:
     """A short gold without spaces (a name or a list of names, as in FinCUGE's event answers)."""
     return len(gold) <= 64 and not any(ch.isspace() for ch in gold)
@@ -269,6 +280,8 @@ def _hedges(
     if folded_span is not None and count_span_answers(folded_span) > 1:
         return True
     if answer_type == "choice" and _HEDGE_LETTERS.search(folded):
+        return True
+    if answer_type == "numeric" and _slash_hedge(folded, golds):
         return True
     if answer_type == "text" and not (golds and all(_is_name_list(gold) for gold in golds)):
         return False
