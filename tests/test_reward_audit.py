@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from finr1_verl.data.cli import main as data_main
 from finr1_verl.data.samples import SPEC
 from finr1_verl.reward import audit, keys
 from finr1_verl.reward.match import RULES_VERSION, Verdict, rule_verdict
-from finr1_verl.reward.score import ScoreSettings
+from finr1_verl.reward.numbers import parse_number
+from finr1_verl.reward.score import ScoreSettings, read_sample
 from finr1_verl.smoke.fake_openai import Reply
 from tests.fixtures.answer.real_rows import prepare_real_rows
 from tests.support.shared_data import shared_path
@@ -151,3 +153,40 @@ def test_audit_reports_what_an_accept_everything_judge_accepts(
                 assert exposure["share"] <= 0.30 and exposure["accepted"] == exposure["reached"], exposure
     assert text_rows > 0
     assert "judge accepts" in capsys.readouterr().out
+
+
+def test_short_answers_are_every_mantissa_at_every_position():
+    answers = set(audit.short_answers())
+    assert {"1", "0.001", "1000", "999", "0.999", "9990", "0.00999", "108%", "0.108%", "1.08"} <= answers
+    assert len(answers) == len({float(a.rstrip("%")) for a in answers if a.endswith("%")}) * 2
+
+
+def test_the_short_answer_sweep_counts_what_the_rules_match(monkeypatch):
+    """The sweep compares each answer only with the golds near its readings: it finds the same worst count
+    as comparing every answer with every gold through the whole rule path."""
+    rng = random.Random(3)
+    golds = [
+        "1.08",
+        "1.0845",
+        "108.4",
+        "107.6%",
+        "0.10845",
+        "-1.08",
+        "14%",
+        "0.14464",
+        "60.94",
+        "2.5 million",
+    ]
+    golds += [f"{rng.choice(['', '-'])}{rng.uniform(0.001, 2000):.{rng.randint(0, 5)}f}" for _ in range(150)]
+    golds += [f"{rng.uniform(0.1, 99):.{rng.randint(0, 3)}f}%" for _ in range(50)]
+    samples = [read_sample("x", gold, {"id": str(i)}) for i, gold in enumerate(golds)]
+    answers = [*rng.sample(audit.short_answers(), 300), "108%", "1.08", "14%", "0.145"]
+    monkeypatch.setattr(audit, "short_answers", lambda: answers)
+    check = audit.check_short_answers(samples, lambda items, _label: items)
+    distinct = {parse_number(gold).value: sample for gold, sample in zip(golds, samples, strict=True)}
+    brute = max(
+        sum(rule_verdict(answer, s.readings, "numeric") is Verdict.EQUAL for s in distinct.values())
+        for answer in answers
+    )
+    assert brute >= 3  # "108%" matches 1.08, 1.0845 and 108.4
+    assert f"is rule-EQUAL to {brute} of {len(distinct)} distinct" in check.detail

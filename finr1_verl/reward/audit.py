@@ -223,7 +223,8 @@ def check_short_answers(samples: Sequence[Sample], progress) -> Check:
     index = sorted((n.value, i) for i, numbers in enumerate(golds) for n in numbers if n.value > 0)
     values = [value for value, _ in index]
     worst, worst_answer = 0, ""
-    for answer in progress(short_answers(), "short answers"):
+    answers = short_answers()
+    for answer in progress(answers, "short answers"):
         number = parse_number(answer)
         near = set()
         for reading in (number.value, number.value * 100, number.value / 100):
@@ -241,9 +242,7 @@ def check_short_answers(samples: Sequence[Sample], progress) -> Check:
         f"worst {worst_answer!r} is rule-EQUAL to {worst} of {len(golds)} distinct numeric golds ({share:.2%}; "
         f"limit {KEY_THRESHOLD:.1%})"
     )
-    return Check(
-        "short_answers", len(short_answers()), failed, detail, informational=len(golds) < MIN_SWEEP_GOLDS
-    )
+    return Check("short_answers", len(answers), failed, detail, informational=len(golds) < MIN_SWEEP_GOLDS)
 
 
 @dataclass
