@@ -177,6 +177,33 @@ def test_a_sentence_states_one_quantity_besides_its_dates(value, year, date):
     assert numeric(f"{year}年12月31日的余额为{value}亿元", f"{value}亿元") is EQUAL
 
 
+_SUBJECTS = [
+    "The FY{year} capital expenditure for 3M",
+    "Net revenue of Form 10-K segment 2",
+    "The quick ratio in Q4 {year}",
+]
+_COPULAS = ["was", "is", "totaled", "amounted to", ":"]
+
+
+@given(
+    st.integers(100, 999_999), st.integers(1990, 2030), st.sampled_from(_SUBJECTS), st.sampled_from(_COPULAS)
+)
+def test_a_sentence_states_the_quantity_after_its_one_copula(value, year, subject, copula):
+    """The subject may hold names with digits (3M, 10-K); what the sentence states is the one number after
+    its copula, and only when that is all it states."""
+    head = subject.format(year=year)
+    amount = f"${value / 100:,.2f} million"
+    assert numeric(f"{head} {copula} {amount}.", amount) is EQUAL
+    assert numeric(f"{head} {copula} ${3 * value / 100 + 7:,.2f} million.", amount) is DIFFERENT
+    assert numeric(f"{head} {copula} {amount} and the cost was $1.5 million.", amount) is not EQUAL
+    assert numeric(f"{head} {copula} not {amount}.", amount) is not EQUAL
+    # a subject that names an amount of its own
+    assert numeric(f"{head} at $2.5 million {copula} {amount}.", amount) is not EQUAL
+    # for a year gold, a year after the copula
+    assert numeric(f"The year with the highest revenue {copula} {year}.", str(year)) is EQUAL
+    assert numeric(f"The year with the highest revenue {copula} {year}.", str(year + 1)) is DIFFERENT
+
+
 @given(st.integers(1990, 2030), st.integers(1, 500))
 def test_a_year_answer_opening_a_sentence(year, amount):
     sentence = f"{year}, with costs of ${amount} million versus ${amount + 3} million in {year - 1}."

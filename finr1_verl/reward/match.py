@@ -66,7 +66,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from finr1_verl.reward.answer import MEMO_CHARS, last_boxed
 from finr1_verl.reward.answer_type import MAX_GOLD_CHARS, classify_answer
 from finr1_verl.reward.labels import canonical_label, choice_letters, normalize_text
-from finr1_verl.reward.numbers import Number, parse_number, stated_span, without_dates
+from finr1_verl.reward.numbers import Number, copula_value, parse_number, stated_span, without_dates
 
 # The version of the reward's rules (format, extraction, guard, judge shapes, verdicts); recorded in the
 # reward's settings, the audit's report and every evaluation protocol, so scores from different rule sets
@@ -242,7 +242,8 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
         lead = _LEADING_YEAR.match(candidate)
         candidate_number = parse_number(lead.group(1)) if lead else None
     if candidate_number is None:
-        # A table row or sentence that marks one value ("The level 1 FVPL is **14,766** (RMB' Million)."):
+        # A table row or sentence that marks one value ("The level 1 FVPL is **14,766** (RMB' Million)."),
+        # or that states one number after its one copula ("The FY2018 capex for 3M was $1,577 million."):
         # that value is its answer. For a year gold the marked value is the figure of the year asked
         # for ("Fiscal 2018: **918** | Fiscal 2017: 814"): a question for the judge.
         stated = stated_span(candidate)
@@ -250,6 +251,11 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
         if stated_number is not None:
             verdict = compare_numbers(stated_number, gold_number)
             return Verdict.UNDECIDED if _is_year(gold_number) and verdict is Verdict.DIFFERENT else verdict
+        # For a year gold only a year after the copula answers ("The year with the highest revenue was 2019.").
+        copula = copula_value(candidate if _is_year(gold_number) else without_dates(candidate))
+        copula_number = parse_number(copula) if copula is not None else None
+        if copula_number is not None and (_is_year(copula_number) or not _is_year(gold_number)):
+            return compare_numbers(copula_number, gold_number)
         return Verdict.UNDECIDED if _HAS_NUMERAL.search(candidate) else Verdict.DIFFERENT
     return compare_numbers(candidate_number, gold_number)
 

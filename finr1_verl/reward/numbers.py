@@ -17,7 +17,7 @@ basis points (bp, bps, 基点), permille (‰, 千分之), scale words (thousand
 Also read: a hyphen between letters is a hyphen, not a minus ("price-to-sales ratio is 1.6" is 1.6);
 mixed numbers (``12\\frac{1}{2}``, ``12 1/2`` are 12.5); thousands separated by spaces (``1 234.5``);
 ``zero``/``nil``/``零`` as 0; one bold span (``**$27.0 million**``) in a sentence is the number the
-sentence states; and the same value written twice in two notations (``25% (0.25)``, ``0.7701 or
+sentence states (:func:`copula_value` reads the number after a sentence's one copula, for the rules); and the same value written twice in two notations (``25% (0.25)``, ``0.7701 or
 approximately 77.01%``, ``14% = 0.14``) is one value, read at its finer precision.
 """
 
@@ -272,6 +272,30 @@ def stated_span(text: str) -> str | None:
 def without_dates(text: str) -> str:
     """``text`` with its dates, quarters and plain years blanked out (see ``_DATE``, ``_YEAR``)."""
     return _YEAR.sub(" ", _DATE.sub(" ", text))
+
+
+_COPULA = re.compile(
+    r"\b(?:is|was|were|are|totaled|totalled|totals|amounted to|amounts to|came to|stood at|equals|equaled|"
+    r"equalled|reached)\b|[:=]",
+    re.IGNORECASE,
+)
+# A subject that itself holds an amount, a percent, a decimal or a marked value states more than a name.
+_HEAD_QUANTITY = re.compile(r"[$€£¥%‰]|\d[.,]\d")
+
+
+def copula_value(text: str) -> str | None:
+    """The quantity a sentence states after its one copula ("The FY2018 capital expenditure for 3M was
+    $1,577 million."): the words after "is/was/were/totaled/…" or a colon, when they are one number and
+    the subject before it names no amount of its own; None otherwise."""
+    if "**" in text:
+        return None
+    copulas = list(_COPULA.finditer(text))
+    if len(copulas) != 1 or _HEAD_QUANTITY.search(text[: copulas[0].start()]):
+        return None
+    tail = text[copulas[0].end() :].strip().rstrip(".。").strip()
+    if not tail or len(tail) > _MAX_SPAN_CHARS or _parse_one(tail) is None:
+        return None
+    return tail
 
 
 def emphasised(text: str) -> str | None:
