@@ -16,6 +16,7 @@ from finr1_verl.reward.real_outputs import (
     PARTS,
     ZEROED,
     CorpusError,
+    RealOutput,
     load_corpus,
     load_file,
     part_of,
@@ -46,6 +47,25 @@ def test_every_file_has_the_schema_and_both_labels_and_parts(corpus):
         assert len(keys) == len(set(keys)), f"{name}: a model answers a question twice"
         for line in (CORPUS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
             assert tuple(json.loads(line)) == FIELDS
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "<think>\nRevenue grew from 10 to 11.07.\n</think>\n<answer>\n\\boxed{10.7%}\n</answer>",
+        "<think>\nRevenue grew from 10 to 11.07.\n</think>\n<answer>\n10.7%\n</answer><|im_end|>",
+        "<think>\nRevenue grew from 10 to 11.07.\n</think>\n\nThe answer is 10.7%.",  # R1 style: no answer tags
+        "Revenue grew from 10 to 11.07.</think>\n\\boxed{10.7%}",  # the think tag was in the prompt
+        "<answer>10.7%</answer>",
+    ],
+)
+def test_outputs_of_reasoning_models_keep_their_answer_and_forge_no_tags(output):
+    """A reasoning model's own tags are its format, not forged tags: kept when the output is already a
+    Fin-R1 response, taken out of the reasoning otherwise."""
+    record = RealOutput("s", "m", "q", "0.107", output, "correct")
+    judged = rule_outcome(record)
+    assert (judged.outcome, judged.guard, judged.answer) == ("equal", None, "10.7%")
+    assert check_format(policy_response(output))
 
 
 def test_every_source_is_named_in_the_readme(corpus):

@@ -10,7 +10,7 @@ gold answer as one string), ``output`` (the model's raw text) and ``label`` (``c
   one question falls in the same part, in every source that asks it.
 * :func:`policy_response` - a raw output wrapped as a Fin-R1 policy emits it: the output as the
   reasoning, and its final answer (the reward's own lenient extraction for untagged models) in the
-  answer block.
+  answer block; an output already in the Fin-R1 format is kept as it is.
 * :func:`load_corpus` - every file of a folder, checked: a bad record raises naming the file, the
   line and the field.
 * :func:`rule_outcome` - what the rules make of one record's wrapped response in ``rule_first``:
@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finr1_verl.reward.answer import extract_answer
-from finr1_verl.reward.format import render_response
+from finr1_verl.reward.format import (
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    THINK_CLOSE,
+    THINK_OPEN,
+    check_format,
+    render_response,
+    strip_stop_tokens,
+)
 from finr1_verl.reward.match import Verdict
 from finr1_verl.reward.score import ScoreSettings, assess_rules, read_sample
 
@@ -40,9 +48,20 @@ def part_of(question_id: str) -> str:
 
 
 def policy_response(output: str) -> str:
-    """``output`` as a Fin-R1 response: the whole output as reasoning, its final answer in ``<answer>``."""
-    answer = extract_answer(output, lenient=True) or output.strip()
-    return render_response(output.strip(), answer)
+    """``output`` as a Fin-R1 response: the whole output as reasoning, its final answer in ``<answer>``.
+
+    An output already in the Fin-R1 format (a reasoning model's own ``<think>``/``<answer>`` tags) is kept
+    as it is; one with only some of the tags ("<think>…</think> The answer is 10.") is wrapped with its tags
+    taken out of the reasoning, so that they do not read as forged tags.
+    """
+    text = strip_stop_tokens(output.strip()).strip()
+    if check_format(text):
+        return text
+    answer = extract_answer(text, lenient=True) or text
+    reasoning = text
+    for tag in (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE):
+        reasoning, answer = reasoning.replace(tag, "\n"), answer.replace(tag, " ")
+    return render_response(reasoning.strip(), answer.strip() or reasoning.strip())
 
 
 @dataclass(frozen=True)
