@@ -117,6 +117,12 @@ EQUAL, DIFFERENT, UNDECIDED = Verdict.EQUAL, Verdict.DIFFERENT, Verdict.UNDECIDE
         ("\u0665\u0660", "50", EQUAL),
         ("\u20105", "-5", EQUAL),
         ("14.5, rounded down", "14.5", EQUAL),
+        # LaTeX inline math; a change measured "year over year" is not a bound
+        ("\\(14.5\\%\\)", "0.145", EQUAL),
+        ("\\[ 14.5\\% \\]", "0.145", EQUAL),
+        ("Revenue increased by 14.5% year over year.", "14.5%", EQUAL),
+        ("up 14.5% YoY", "14.5%", EQUAL),
+        ("over 14.5%", "14.5%", UNDECIDED),
         ("between 4 and 6", "5", UNDECIDED),
         ("five", "5", DIFFERENT),
         (":", "5", DIFFERENT),

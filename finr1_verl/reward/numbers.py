@@ -14,11 +14,14 @@ basis points (bp, bps, 基点), permille (‰, 千分之), scale words (thousand
 ``\\frac{a}{b}``), minus words (negative/minus/负) and words of direction (decrease/decline/
 下降/减少 make an unsigned number negative).  Other words ("shares", "years") are ignored.
 
-Also read: a hyphen between letters is a hyphen, not a minus ("price-to-sales ratio is 1.6" is 1.6);
-mixed numbers (``12\\frac{1}{2}``, ``12 1/2`` are 12.5); thousands separated by spaces (``1 234.5``);
-``zero``/``nil``/``零`` as 0; one bold span (``**$27.0 million**``) in a sentence is the number the
-sentence states (:func:`copula_value` reads the number after a sentence's one copula, for the rules); and the same value written twice in two notations (``25% (0.25)``, ``0.7701 or
-approximately 77.01%``, ``14% = 0.14``) is one value, read at its finer precision.
+Also read: LaTeX math delimiters (``\\(14.5\\%\\)``, ``\\[…\\]``, ``$…$``) are dropped; "year over
+year" (``YoY``, "quarter over quarter") names a comparison, not a bound; a hyphen between letters is a
+hyphen, not a minus ("price-to-sales ratio is 1.6" is 1.6); mixed numbers (``12\\frac{1}{2}``, ``12 1/2``
+are 12.5); thousands separated by spaces (``1 234.5``); ``zero``/``nil``/``零`` as 0; one bold span
+(``**$27.0 million**``) in a sentence is the number the sentence states (:func:`copula_value` reads the
+number after a sentence's one copula, for the rules); and the same value written twice in two notations
+(``25% (0.25)``, ``0.7701 or approximately 77.01%``, ``14% = 0.14``) is one value, read at its finer
+precision.
 """
 
 from __future__ import annotations
@@ -80,7 +83,9 @@ _CJK_WORDS = sorted(
 
 _LATEX_WRAPPER = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|operatorname|rm|bf)\s*\{([^{}]*)\}")
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-_LATEX_DROP = re.compile(r"\\(?:left|right|displaystyle|approx|sim|,|;|!|:| )")
+_LATEX_DROP = re.compile(r"\\(?:left|right|displaystyle|approx|sim|,|;|!|:| |\(|\)|\[|\])")
+# "year over year" names the comparison a change is measured over, not a bound ("over 5").
+_PERIOD_OVER_PERIOD = re.compile(r"\b(year|quarter|month|week)[\s-]+over[\s-]+\1\b|\b(?:yoy|qoq|mom)\b")
 _CURRENCY_DOLLAR = re.compile(r"\$(?=\s*[-+(]?\s*[\d.])")
 _POWER_OF_TEN = re.compile(r"\s*(?:\*|x|×|\\times|\\cdot)\s*10\s*\^\s*\{?\s*([-+]?\d{1,3})\s*\}?")
 _NUMBER = re.compile(
@@ -140,7 +145,7 @@ def _clean(text: str) -> str:
     text = _LATEX_FRAC.sub(r"(\1)/(\2)", text)
     text = _CURRENCY_DOLLAR.sub(" usd ", text)
     text = _LATEX_DROP.sub(" ", text).replace("$", " ").replace("{", " ").replace("}", " ").replace("~", " ")
-    return text.strip()
+    return _PERIOD_OVER_PERIOD.sub(" ", text).strip()
 
 
 def _words(text: str) -> list[str]:
