@@ -224,7 +224,9 @@ KINDS = {
 async def test_persistent_judge_fault_falls_back_with_same_keys(fake_openai, fault):
     """Every call fails: each sample still gets the fixed keys, the rule fallback, bounded retries."""
     fake_openai.responder = lambda body: FAULTS[fault]
-    kwargs = judge_kwargs(fake_openai, max_retries=1)
+    # Only the read timeout needs the short client timeout; the other faults reply at once, and a 0.5 s
+    # timeout on a busy machine can abandon an attempt before the server has read it.
+    kwargs = judge_kwargs(fake_openai, max_retries=1, timeout=0.5 if fault == "read_timeout" else 10.0)
     answers = ["\\boxed{1.5}", "\\boxed{1.6}", "\\boxed{7}", "\\boxed{1.5 billion}"]
     outs = await asyncio.gather(
         *(compute_score("finr1/finqa", response(a), "$1.5 billion", FINQA_INFO, **kwargs) for a in answers)
