@@ -233,31 +233,36 @@ def _numeric_verdict(candidate: str, gold: str) -> Verdict:
     if gold_number is None:
         return _text_verdict(candidate, gold)
     candidate_number = parse_number(candidate)
-    if candidate_number is None and not _is_year(gold_number):
-        # A sentence that states one quantity besides its dates ("The total sales in 2019 is $1,496.5 million.",
-        # "… at December 31, 2019 was $1.2 billion.")
-        candidate_number = parse_number(without_dates(candidate))
-    if candidate_number is None and _is_year(gold_number):
+    if candidate_number is not None:
+        return compare_numbers(candidate_number, gold_number)
+    year_gold = _is_year(gold_number)
+    # A sentence's dates are not its answer, unless the gold is a year.
+    sentence = candidate if year_gold else without_dates(candidate)
+    if year_gold:
         # "2019, with costs of $27 million versus $14 million in 2018.": the year the sentence opens with.
         lead = _LEADING_YEAR.match(candidate)
         candidate_number = parse_number(lead.group(1)) if lead else None
-    if candidate_number is None:
-        # A table row or sentence that marks one value ("The level 1 FVPL is **14,766** (RMB' Million)."),
-        # or that states one number after its one copula ("The FY2018 capex for 3M was $1,577 million."):
-        # that value is its answer. For a year gold the marked value is the figure of the year asked
-        # for ("Fiscal 2018: **918** | Fiscal 2017: 814"): a question for the judge.
-        stated = stated_span(candidate)
-        stated_number = parse_number(stated) if stated is not None else None
-        if stated_number is not None:
-            verdict = compare_numbers(stated_number, gold_number)
-            return Verdict.UNDECIDED if _is_year(gold_number) and verdict is Verdict.DIFFERENT else verdict
-        # For a year gold only a year after the copula answers ("The year with the highest revenue was 2019.").
-        copula = copula_value(candidate if _is_year(gold_number) else without_dates(candidate))
-        copula_number = parse_number(copula) if copula is not None else None
-        if copula_number is not None and (_is_year(copula_number) or not _is_year(gold_number)):
-            return compare_numbers(copula_number, gold_number)
-        return Verdict.UNDECIDED if _HAS_NUMERAL.search(candidate) else Verdict.DIFFERENT
-    return compare_numbers(candidate_number, gold_number)
+    else:
+        # A sentence that states one quantity besides its dates ("The total sales in 2019 is $1,496.5 million.",
+        # "… at December 31, 2019 was $1.2 billion.")
+        candidate_number = parse_number(sentence)
+    if candidate_number is not None:
+        return compare_numbers(candidate_number, gold_number)
+    # A table row or sentence that marks one value ("The level 1 FVPL is **14,766** (RMB' Million)."),
+    # or that states one number after its one copula ("The FY2018 capex for 3M was $1,577 million."):
+    # that value is its answer. For a year gold the marked value is the figure of the year asked
+    # for ("Fiscal 2018: **918** | Fiscal 2017: 814"): a question for the judge.
+    stated = stated_span(candidate)
+    stated_number = parse_number(stated) if stated is not None else None
+    if stated_number is not None:
+        verdict = compare_numbers(stated_number, gold_number)
+        return Verdict.UNDECIDED if year_gold and verdict is Verdict.DIFFERENT else verdict
+    # For a year gold only a year after the copula answers ("The year with the highest revenue was 2019.").
+    copula = copula_value(sentence)
+    copula_number = parse_number(copula) if copula is not None else None
+    if copula_number is not None and (_is_year(copula_number) or not year_gold):
+        return compare_numbers(copula_number, gold_number)
+    return Verdict.UNDECIDED if _HAS_NUMERAL.search(candidate) else Verdict.DIFFERENT
 
 
 _LEADING_YEAR = re.compile(r"\s*(?:in\s+)?((?:19|20)\d\d)\s*(?:,|\.|;|$)", re.IGNORECASE)
@@ -276,34 +281,37 @@ def compare_numbers(candidate: Number, gold: Number) -> Verdict:
     if _is_plain_year(candidate) and _is_plain_year(gold):
         # Two years are never a rounding of each other, though they are within PLAUSIBLE_BAND.
         return Verdict.EQUAL if candidate.value == gold.value else Verdict.DIFFERENT
-    digits = _informative_digits(candidate.value, candidate.ulp)
-    own_cap = MAX_PERCENT_ROUNDING_GAP if candidate.percent else MAX_ROUNDING_GAP
     written = compare_values(
         candidate.value,
         candidate.ulp,
         gold.value,
         gold.ulp,
-        own_cap if digits >= MIN_COARSE_CANDIDATE_DIGITS else 0.0,
+        _rounding_cap(candidate, MIN_COARSE_CANDIDATE_DIGITS),
         _rounding_cap(gold, 0),
     )
     verdict = written
-    points = written is not Verdict.EQUAL and _percent_points(candidate, gold, digits)
-    # A bare gold under 1 reads as a fraction: "0.1446%" for 0.14464 is a factor of 100 off, the judge's.
-    bare_fraction = not gold.percent and abs(gold.value) < 1
-    cross = candidate.percent != gold.percent and not (candidate.percent and bare_fraction)
-    if written is not Verdict.EQUAL and (cross or points):
-        # The percent-number reading ("14%" as 14, a bare answer as percent points) is a second reading:
-        # there either side rounds only with MIN_SECOND_WINDOW_DIGITS digits ("2.05%" is not EQUAL to a
-        # bare gold "2" or "2.1", "108.5%" not to "108"), unless the bare candidate spells the gold out in
-        # percent points (_percent_points): then the gold rounds as it is written.
-        caps = (
-            own_cap if digits >= MIN_SECOND_WINDOW_DIGITS else 0.0,
-            _rounding_cap(gold, 0 if points else MIN_SECOND_WINDOW_DIGITS),
-        )
-        if candidate.percent:
-            verdict = compare_values(candidate.value * 100, candidate.ulp * 100, gold.value, gold.ulp, *caps)
-        else:
-            verdict = compare_values(candidate.value, candidate.ulp, gold.value * 100, gold.ulp * 100, *caps)
+    if written is not Verdict.EQUAL:
+        points = _percent_points(candidate, gold)
+        # A bare gold under 1 reads as a fraction: "0.1446%" for 0.14464 is a factor of 100 off, the judge's.
+        bare_fraction = not gold.percent and abs(gold.value) < 1
+        cross = candidate.percent != gold.percent and not (candidate.percent and bare_fraction)
+        if cross or points:
+            # The percent-number reading ("14%" as 14, a bare answer as percent points) is a second
+            # reading: there either side rounds only with MIN_SECOND_WINDOW_DIGITS digits ("2.05%" is not
+            # EQUAL to a bare gold "2" or "2.1", "108.5%" not to "108"), unless the bare candidate spells
+            # the gold out in percent points (_percent_points): then the gold rounds as it is written.
+            caps = (
+                _rounding_cap(candidate, MIN_SECOND_WINDOW_DIGITS),
+                _rounding_cap(gold, 0 if points else MIN_SECOND_WINDOW_DIGITS),
+            )
+            if candidate.percent:
+                verdict = compare_values(
+                    candidate.value * 100, candidate.ulp * 100, gold.value, gold.ulp, *caps
+                )
+            else:
+                verdict = compare_values(
+                    candidate.value, candidate.ulp, gold.value * 100, gold.ulp * 100, *caps
+                )
     if verdict is Verdict.EQUAL:
         if candidate.currency and gold.currency and candidate.currency != gold.currency:
             return Verdict.UNDECIDED
@@ -316,21 +324,21 @@ def compare_numbers(candidate: Number, gold: Number) -> Verdict:
 _RESCALES = (100.0, *_SCALE_STEPS)
 
 
-def _percent_points(candidate: Number, gold: Number, candidate_digits: int) -> bool:
+def _percent_points(candidate: Number, gold: Number) -> bool:
     """A bare candidate that spells a percent or fraction gold out in percent points ("14.46429" for 0.14464
     or for "14.5%"): no scale or currency on either side; a gold under :data:`MAX_POINTS_FRACTION` in
     magnitude, with a percent sign or :data:`MIN_COARSE_CANDIDATE_DIGITS` informative digits ("1" or "0.25"
     are not read as fractions); a candidate with at least :data:`MIN_SECOND_WINDOW_DIGITS` informative
     digits written no coarser than the gold in points (so no short answer gains a second window)."""
     return (
-        candidate_digits >= MIN_SECOND_WINDOW_DIGITS
-        and not candidate.percent
+        not candidate.percent
         and candidate.scale == gold.scale == 1
         and candidate.currency is None
         and gold.currency is None
         and 0 < abs(gold.value) < MAX_POINTS_FRACTION
         and (gold.percent or _informative_digits(gold.value, gold.ulp) >= MIN_COARSE_CANDIDATE_DIGITS)
         and candidate.ulp <= gold.ulp * 100 * (1 + 1e-9)
+        and _informative_digits(candidate.value, candidate.ulp) >= MIN_SECOND_WINDOW_DIGITS
     )
 
 
