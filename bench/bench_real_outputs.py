@@ -119,11 +119,7 @@ def main() -> None:
                 if chosen:
                     figures[f"{name}/{part}/{kind}"] = s = summary(chosen, in_file)
                     rows.append(row(name, part, kind, s))
-        misjudged += [
-            (name, j)
-            for j in judged
-            if (j.record.correct and j.outcome in ZEROED) or (not j.record.correct and j.outcome == "equal")
-        ]
+        misjudged += [(name, j) for j in judged if j.misjudged]
     print(format_table(HEADER, rows))
     print(
         "c = answers the source labels correct, w = labelled wrong; zeroed = DIFFERENT, guarded or no answer;"

@@ -14,7 +14,6 @@ from finr1_verl.reward.real_outputs import (
     FIELDS,
     OUTCOMES,
     PARTS,
-    ZEROED,
     CorpusError,
     RealOutput,
     load_corpus,
@@ -106,8 +105,7 @@ def test_every_record_the_rules_misjudge_has_been_read(corpus):
     for name, records in corpus.items():
         for record in records:
             judged = rule_outcome(record)
-            misjudged = judged.outcome in ZEROED if record.correct else judged.outcome == "equal"
-            if misjudged and (name, record.model, record.question_id) not in read:
+            if judged.misjudged and (name, record.model, record.question_id) not in read:
                 unread.append((name, record.model, record.question_id, record.gold, judged.answer))
     assert not unread
 
@@ -140,7 +138,7 @@ def test_bad_records_name_the_file_line_and_field(tmp_path, line, message):
         load_file(path)
 
 
-def test_the_benchmark_meets_the_reward_targets_on_every_numeric_part(tmp_path):
+def test_the_benchmark_meets_the_reward_targets_on_every_numeric_part(corpus, tmp_path):
     """``bench/bench_real_outputs.py`` as a user runs it: on every file and part, correct numeric answers
     zeroed with no judge call stay at or under 5%, and the figures it writes add up."""
     out = tmp_path / "figures.json"
@@ -148,7 +146,7 @@ def test_the_benchmark_meets_the_reward_targets_on_every_numeric_part(tmp_path):
     subprocess.run([sys.executable, str(script), "--json", str(out)], check=True, capture_output=True)
     figures = json.loads(out.read_text(encoding="utf-8"))
     numeric = {key: s for key, s in figures.items() if key.endswith("/numeric")}
-    assert len(numeric) == 2 * len(load_corpus(CORPUS))
+    assert len(numeric) == 2 * len(corpus)
     for key, s in numeric.items():
         assert s["correct_zeroed"] <= 0.05 * s["correct"], key
         assert s["correct_equal"] + s["correct_undecided"] + s["correct_zeroed"] == s["correct"], key

@@ -136,6 +136,11 @@ class Judged:
     answer_type: str
     needs_judge: bool
 
+    @property
+    def misjudged(self) -> bool:
+        """A correct answer zeroed with no judge call, or a wrong answer rule-EQUAL."""
+        return self.outcome in ZEROED if self.record.correct else self.outcome == "equal"
+
 
 def rule_outcome(record: RealOutput, settings: ScoreSettings | None = None) -> Judged:
     """``record``'s wrapped response (:func:`policy_response`) through :func:`assess_rules` in ``rule_first``."""
